@@ -1,0 +1,222 @@
+"""Starting and stopping the lab: a local AWS cloud and a Lambda service in the kernel.
+
+``helpers.start_lab()`` starts moto's server on 127.0.0.1 and points this kernel at it:
+``AWS_ENDPOINT_URL``, fake credentials and region ``us-east-1``. While the lab runs, the
+learner's own AWS profile, credentials and config files are never read, so plain
+``boto3.client(...)`` calls anywhere in the kernel reach the lab and never AWS.
+``lab.stop()`` puts the previous environment back. Introduced in 00-welcome.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ipaddress
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from . import moto_adapter
+from .errors import LabError, UnsafeEnvironmentError
+from .lambda_service import LambdaService
+
+REGION = "us-east-1"
+FAKE_KEY = "testing"  # moto's conventional fake credentials
+
+__all__ = ["Lab", "current_lab", "start_lab"]
+
+_lock = threading.RLock()
+_current: Lab | None = None
+
+
+def start_lab(*, idle_timeout: float = 300.0, runtime_client: str = "builtin") -> Lab:
+    """Start the lab, or return the one already running in this kernel.
+
+    Re-running a notebook's setup cell is safe: the running lab is returned as it is.
+    ``idle_timeout``: seconds an idle execution environment is kept (AWS keeps them
+    for an unpublished while; 5 minutes here). ``runtime_client``: ``"builtin"`` (the
+    lab's own, every platform) or ``"awslambdaric"`` (AWS's, Linux only).
+    """
+    global _current
+    with _lock:
+        if _current is not None and _current.running:
+            return _current
+        _current = Lab(idle_timeout=idle_timeout, runtime_client=runtime_client)
+        return _current
+
+
+def current_lab() -> Lab:
+    """The running lab; a clear error if none runs."""
+    if _current is None or not _current.running:
+        raise LabError("The lab is not running: run `lab = helpers.start_lab()` first.")
+    return _current
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Lab:
+    """A running lab. Use ``start_lab()`` rather than creating one directly."""
+
+    def __init__(self, *, idle_timeout: float = 300.0, runtime_client: str = "builtin"):
+        started = time.perf_counter()
+        self._check_environment()
+        self.region = REGION
+        self.workdir = Path(tempfile.mkdtemp(prefix="lambda-lab-"))
+        self._saved_env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+        self.server = moto_adapter.CloudServer()
+        self.running = False
+        try:
+            moto_adapter.reset_state()
+            self.server.start()
+            self.endpoint_url = self.server.url
+            host = self.server.get_host_and_port()[0]
+            if not ipaddress.ip_address(host).is_loopback:
+                raise UnsafeEnvironmentError(f"The local cloud is not on loopback ({host}).")
+            self._point_kernel_at_lab()
+            self.service = LambdaService(
+                self.workdir, self._function_env(), idle_timeout, runtime_client
+            )
+            moto_adapter.install(self.service)
+            self.running = True
+            self._verify_isolation()
+        except BaseException:
+            self._teardown()
+            raise
+        atexit.register(self.stop)
+        self.start_seconds = time.perf_counter() - started
+
+    # -- isolation ------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_environment():
+        for name, value in os.environ.items():
+            if name.startswith("AWS_ENDPOINT_URL") and value and not _is_loopback(value):
+                raise UnsafeEnvironmentError(
+                    f"{name} is set to {value!r}, which is not this machine. The lab "
+                    "refuses to start while requests could be sent there; unset it and "
+                    "start the lab again."
+                )
+
+    def _shield_files(self) -> dict:
+        empty = self.workdir / "aws"
+        empty.mkdir(exist_ok=True)
+        (empty / "config").write_text("")
+        (empty / "credentials").write_text("")
+        return {
+            "AWS_CONFIG_FILE": str(empty / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(empty / "credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def _lab_variables(self) -> dict:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": FAKE_KEY,
+            "AWS_SECRET_ACCESS_KEY": FAKE_KEY,
+            "AWS_SESSION_TOKEN": FAKE_KEY,
+            "AWS_DEFAULT_REGION": REGION,
+            **self._shield_files(),
+        }
+
+    def _point_kernel_at_lab(self):
+        for name in self._saved_env:
+            del os.environ[name]
+        os.environ.update(self._lab_variables())
+        self._reset_boto3_default_session()
+
+    def _function_env(self) -> dict:
+        """What a function process gets from the lab, besides Lambda's own variables."""
+        env = self._lab_variables()
+        env["PATH"] = os.pathsep.join(
+            [os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]
+        )
+        if os.name == "nt":  # Python on Windows cannot start without these
+            for name in ("SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "TEMP", "TMP"):
+                if name in os.environ:
+                    env[name] = os.environ[name]
+        return env
+
+    @staticmethod
+    def _reset_boto3_default_session():
+        import boto3
+
+        boto3.DEFAULT_SESSION = None
+
+    def _verify_isolation(self):
+        """Refuse to run if boto3 in this kernel would not talk to the lab."""
+        import boto3
+
+        session = boto3.session.Session()
+        client = session.client("lambda")
+        credentials = session.get_credentials()
+        if client.meta.endpoint_url != self.endpoint_url or credentials.access_key != FAKE_KEY:
+            raise UnsafeEnvironmentError(
+                "boto3 in this kernel does not use the lab's endpoint and credentials "
+                f"(endpoint {client.meta.endpoint_url}); botocore may be too old to read "
+                "AWS_ENDPOINT_URL. The lab will not start."
+            )
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop every environment and the local cloud; restore the kernel's environment."""
+        global _current
+        with _lock:
+            if not self.running:
+                return
+            self.running = False
+            self._teardown()
+            if _current is self:
+                _current = None
+        atexit.unregister(self.stop)
+
+    def _teardown(self):
+        service = getattr(self, "service", None)
+        if service is not None:
+            moto_adapter.uninstall(service)
+            service.stop()
+        if self.server._thread is not None:
+            self.server.stop()
+        for name in list(os.environ):
+            if name.startswith("AWS_"):
+                del os.environ[name]
+        os.environ.update(self._saved_env)
+        self._reset_boto3_default_session()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<Lab {state} at {getattr(self, 'endpoint_url', '?')}>"
+
+    # -- conveniences ----------------------------------------------------------------------
+
+    def deploy(self, name: str, code, **options) -> dict:
+        """Create or update a function in one line; see ``helpers.deploy.deploy_function``."""
+        from .deploy import deploy_function
+
+        return deploy_function(name, code, **options)
+
+    def environments(self, function_name: str | None = None) -> list:
+        """The live execution environments (optionally of one function)."""
+        envs = self.service.environments()
+        if function_name is not None:
+            envs = [env for env in envs if env.spec.name == function_name]
+        return envs

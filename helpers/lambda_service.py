@@ -1,0 +1,381 @@
+"""The lab's Lambda service: what happens between ``invoke`` and the handler.
+
+moto keeps the functions (the control plane); this module runs them (the data plane),
+with the behaviour AWS documents for synchronous invocation: 200 with the payload, or
+``FunctionError: Unhandled`` with an error object; ``Sandbox.Timedout``;
+``Runtime.ExitError``; payload limits; START / END / REPORT lines in CloudWatch Logs;
+the 4 KB log tail. Introduced in notebook 01.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from . import moto_adapter
+from .environments import ExecutionEnvironment, Invocation
+from .logs import iso_now, report_line, tail_base64
+from .moto_adapter import LambdaApiError
+
+MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # 6 MB request and response (synchronous)
+INIT_LIMIT_S = 10.0  # the Init phase of an on-demand function
+POLL_S = 0.02  # how often a running invocation's memory is checked
+
+__all__ = ["InvokeOutcome", "LambdaService"]
+
+
+@dataclass
+class InvokeOutcome:
+    """What a synchronous caller gets back (and what the logs and trace record)."""
+
+    request_id: str
+    payload: bytes
+    executed_version: str
+    function_error: str | None = None
+    error_type: str | None = None
+    log_text: str = ""
+    cold_start: bool = False
+    duration_ms: float = 0.0
+    init_duration_ms: float | None = None
+    environment_id: str | None = None
+    headers: dict = field(default_factory=dict)
+
+
+class _LogWriter:
+    """Writes log events to CloudWatch Logs (moto) off the invoke path, in batches."""
+
+    BATCH_WAIT_S = 0.05
+
+    def __init__(self):
+        self.queue = queue.Queue()
+        self.hurry = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="lab-log-writer")
+        self.thread.start()
+
+    def write(self, group, stream, events, region):
+        self.queue.put((group, stream, events, region))
+
+    def flush(self):
+        self.hurry.set()
+        self.queue.join()
+
+    def close(self):
+        self.queue.put(None)
+        self.hurry.set()
+        self.thread.join(timeout=5)
+
+    def _run(self):
+        while True:
+            items = [self.queue.get()]
+            self.hurry.wait(self.BATCH_WAIT_S)
+            self.hurry.clear()
+            while True:
+                try:
+                    items.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            batches = {}
+            for item in items:
+                if item is not None:
+                    group, stream, events, region = item
+                    batches.setdefault((group, stream, region), []).extend(events)
+            for (group, stream, region), events in batches.items():
+                try:
+                    moto_adapter.write_log_events(
+                        group, stream, events, moto_adapter.ACCOUNT_ID, region
+                    )
+                except Exception:  # a failed write must never stop later ones
+                    pass
+            for _ in items:
+                self.queue.task_done()
+            if None in items:
+                return
+
+
+class _Pool:
+    """The execution environments of one function version."""
+
+    def __init__(self):
+        self.environments: list[ExecutionEnvironment] = []
+        self.fingerprint = None
+
+
+class LambdaService:
+    def __init__(self, workdir, base_env: dict, idle_timeout: float = 300.0,
+                 runtime_client: str = "builtin"):
+        self.workdir = workdir
+        self.base_env = base_env  # credentials, endpoint, config-file shields
+        self.idle_timeout = idle_timeout
+        self.runtime_client = runtime_client
+        self._pools: dict[tuple[str, str], _Pool] = {}
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._logs = _LogWriter()
+        self._reaper = threading.Thread(target=self._reap, daemon=True, name="lab-reaper")
+        self._reaper.start()
+
+    # -- the Invoke API ------------------------------------------------------------------
+
+    def handle_invoke_api(self, function_name, qualifier, payload, headers, account_id, region):
+        """Answer ``POST /2015-03-31/functions/{name}/invocations``: (status, headers, body)."""
+        invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
+        if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+            raise LambdaApiError(
+                400, "InvalidParameterValueException",
+                f"Unsupported invocation type: {invocation_type}",
+            )
+        spec = moto_adapter.find_function(function_name, qualifier, account_id, region)
+        invoked_arn = spec.arn + (f":{qualifier}" if qualifier else "")
+        if ":" in function_name.split(":function:")[-1] and not qualifier:
+            invoked_arn = spec.arn + ":" + function_name.rsplit(":", 1)[-1]
+        if invocation_type == "DryRun":
+            return 204, {"x-amz-executed-version": spec.version}, b""
+        if invocation_type == "Event":
+            raise LambdaApiError(
+                400, "InvalidParameterValueException",
+                "InvocationType Event is not available in this version of the lab.",
+            )
+        payload = self._check_payload(payload, MAX_SYNC_PAYLOAD)
+        client_context = headers.get("x-amz-client-context")
+        outcome = self.invoke(spec, payload, invoked_arn, client_context=client_context)
+        response_headers = {
+            "content-type": "application/json",
+            "x-amz-executed-version": outcome.executed_version,
+            "x-amzn-requestid": outcome.request_id,
+        }
+        if outcome.function_error:
+            response_headers["x-amz-function-error"] = outcome.function_error
+        if headers.get("x-amz-log-type") == "Tail":
+            response_headers["x-amz-log-result"] = tail_base64(outcome.log_text)
+        return 200, response_headers, outcome.payload
+
+    def invoke_from_service(self, function_name, qualifier, payload, account_id, region):
+        """An invoke made by another service inside moto; returns the payload."""
+        spec = moto_adapter.find_function(function_name, qualifier, account_id, region)
+        outcome = self.invoke(spec, payload or b"{}", f"{spec.arn}:{spec.version}")
+        return outcome.payload
+
+    @staticmethod
+    def _check_payload(payload: bytes, limit: int) -> bytes:
+        if len(payload) > limit:
+            raise LambdaApiError(
+                413, "RequestTooLargeException",
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
+            )
+        if not payload:
+            return b"{}"
+        try:
+            json.loads(payload)
+        except ValueError as exc:
+            raise LambdaApiError(
+                400, "InvalidRequestContentException",
+                f"Could not parse request body into json: {exc}",
+            ) from None
+        return payload
+
+    # -- running a function -------------------------------------------------------------
+
+    def invoke(self, spec, payload: bytes, invoked_arn: str, client_context=None) -> InvokeOutcome:
+        """Run ``spec``'s handler once, synchronously, on a warm or a new environment."""
+        if not spec.runtime.startswith("python"):
+            raise LambdaApiError(
+                502, "InvalidRuntimeException",
+                f"The lab runs Python functions only; this function's runtime is "
+                f"{spec.runtime or 'not set'}.",
+            )
+        request_id = str(uuid.uuid4())
+        environment, cold = self._acquire(spec)
+        invocation = Invocation(request_id, payload, invoked_arn, spec.timeout, client_context)
+        environment.start(invocation)
+        try:
+            self._wait(environment, invocation, spec, cold)
+        finally:
+            if environment.alive and invocation.result[0] in ("response", "error"):
+                environment.release()
+            elif environment.alive:
+                environment.kill(invocation.result[0])
+        return self._outcome(environment, invocation, spec, cold)
+
+    def _acquire(self, spec):
+        key = (spec.arn, spec.version)
+        with self._lock:
+            if self._stopped.is_set():
+                raise LambdaApiError(503, "ServiceException", "The lab has stopped.")
+            pool = self._pools.setdefault(key, _Pool())
+            if pool.fingerprint != spec.fingerprint:
+                pool.fingerprint = spec.fingerprint  # new code or configuration
+                stale = [env for env in pool.environments if env.state == "idle"]
+                for env in stale:
+                    env.retire()
+            pool.environments = [env for env in pool.environments if env.alive]
+            for env in pool.environments:
+                if env.state == "idle" and env.spec.fingerprint == spec.fingerprint:
+                    env.state = "busy"
+                    return env, False
+            env = ExecutionEnvironment(spec, self.workdir, self.base_env, self.runtime_client)
+            env.state = "busy"
+            pool.environments.append(env)
+            return env, True
+
+    def _wait(self, environment, invocation, spec, cold):
+        if cold and not environment.wait_ready(INIT_LIMIT_S):
+            # Lambda retries a slow Init inside the invoke, with the function's timeout.
+            environment.wait_ready(spec.timeout)
+        if invocation.started is None:
+            invocation.done.wait(0.05)
+        limit_mb = spec.memory_size
+        while not invocation.done.wait(POLL_S):
+            if invocation.started is None:
+                if not environment.alive:
+                    break
+                if not environment.wait_ready(0):
+                    environment.kill("timeout")
+                    invocation.begin()
+                    invocation.finish("timeout", None, None)
+                    break
+                continue
+            if time.perf_counter() >= invocation.deadline:
+                environment.drain_output()
+                if invocation.finish("timeout", None, None):
+                    environment.kill("timeout")
+                break
+            if environment.sample_memory() > limit_mb:
+                environment.kill("memory")  # its exit finishes the invocation
+                invocation.done.wait(5)
+                break
+        invocation.done.wait(5)
+        if invocation.result is None:
+            invocation.begin() if invocation.started is None else None
+            invocation.finish("exit", None, "Runtime exited without providing a reason")
+
+    def _outcome(self, environment, invocation, spec, cold) -> InvokeOutcome:
+        kind, body, detail = invocation.result
+        request_id = invocation.request_id
+        duration_ms = ((invocation.ended or time.perf_counter()) - invocation.started) * 1000
+        function_error = "Unhandled"
+        status = "error"
+        if kind == "response":
+            payload, function_error, error_type, status = body, None, None, None
+        elif kind in ("error", "init_error"):
+            error_type = detail
+            if body is None:  # Function.ResponseSizeTooLarge
+                body = json.dumps({
+                    "errorMessage": "Response payload size exceeded maximum allowed payload "
+                                    "size (6291556 bytes).",
+                    "errorType": detail,
+                }).encode()
+            payload = body
+            try:
+                error_type = json.loads(body).get("errorType") or detail
+            except (ValueError, AttributeError):
+                pass
+        elif kind == "timeout":
+            error_type, status = "Sandbox.Timedout", "timeout"
+            duration_ms = spec.timeout * 1000.0
+            message = (
+                f"RequestId: {request_id} Error: Task timed out after {spec.timeout:.2f} seconds"
+            )
+            payload = json.dumps({"errorMessage": message, "errorType": error_type}).encode()
+        else:  # the runtime process exited
+            error_type = "Runtime.ExitError"
+            message = f"RequestId: {request_id} Error: {detail}"
+            payload = json.dumps({"errorMessage": message, "errorType": error_type}).encode()
+        init_ms = environment.init_duration_ms if cold else None
+        lines = []
+        if cold:
+            lines.append(
+                f"INIT_START Runtime Version: {spec.runtime or 'python3.12'}.lab\t"
+                f"Runtime Version ARN: arn:aws:lambda:{spec.region}::runtime:lab"
+            )
+        preamble = invocation.preamble.text()
+        if kind == "init_error":
+            lines.append(preamble.rstrip("\n")) if preamble else None
+            lines.append(
+                f"INIT_REPORT Init Duration: {init_ms or 0:.2f} ms\tPhase: init\t"
+                f"Status: error\tError Type: {error_type}"
+            )
+            preamble = ""
+        elif preamble:
+            lines.append(preamble.rstrip("\n"))
+        lines.append(f"START RequestId: {request_id} Version: {spec.version}")
+        output = invocation.output.text()
+        if output:
+            lines.append(output.rstrip("\n"))
+        if kind == "exit":
+            lines.append(f"RequestId: {request_id} Error: {detail}")
+        lines.append(f"END RequestId: {request_id}")
+        if environment.alive:
+            environment.sample_memory()
+        memory_used = environment.peak_rss_mb
+        if kind == "exit" and environment.exit_reason == "memory":
+            memory_used = max(memory_used, spec.memory_size)
+            error_type_logged = "Runtime.OutOfMemory"
+        else:
+            error_type_logged = error_type
+        lines.append(report_line(
+            request_id, duration_ms, spec.memory_size, memory_used,
+            init_duration_ms=init_ms if kind != "init_error" else None,
+            status=status, error_type=error_type_logged if status == "error" else None,
+        ))
+        if kind == "timeout":
+            lines.append(
+                f"{iso_now()} {request_id} Task timed out after {spec.timeout:.2f} seconds"
+            )
+        log_text = "\n".join(lines) + "\n"
+        self._write_logs(spec, environment, log_text)
+        return InvokeOutcome(
+            request_id=request_id,
+            payload=payload,
+            executed_version=spec.version,
+            function_error=function_error,
+            error_type=error_type,
+            log_text=log_text,
+            cold_start=cold,
+            duration_ms=duration_ms,
+            init_duration_ms=init_ms,
+            environment_id=environment.id,
+        )
+
+    def _write_logs(self, spec, environment, log_text):
+        now = int(time.time() * 1000)
+        events = [(now, line) for line in log_text.rstrip("\n").split("\n")]
+        self._logs.write(f"/aws/lambda/{spec.name}", environment.log_stream, events, spec.region)
+
+    def flush_logs(self):
+        """Wait until every log line written so far is in CloudWatch Logs."""
+        self._logs.flush()
+
+    # -- environments -------------------------------------------------------------------
+
+    def environments(self) -> list[ExecutionEnvironment]:
+        with self._lock:
+            return [env for pool in self._pools.values() for env in pool.environments
+                    if env.alive]
+
+    def _reap(self):
+        while not self._stopped.wait(1.0):
+            now = time.perf_counter()
+            with self._lock:
+                for pool in self._pools.values():
+                    for env in pool.environments:
+                        stale = env.spec.fingerprint != pool.fingerprint
+                        idle_for = now - env.last_used
+                        if env.state == "idle" and (stale or idle_for > self.idle_timeout):
+                            env.retire()
+                    pool.environments = [env for env in pool.environments if env.alive]
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            environments = [env for pool in self._pools.values() for env in pool.environments]
+            self._pools.clear()
+        for env in environments:
+            env.kill("lab stopped")
+        for env in environments:
+            env.wait_closed()
+        self._reaper.join(timeout=2)
+        self._logs.close()

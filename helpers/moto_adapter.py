@@ -1,0 +1,284 @@
+"""Everything the lab needs from moto's internals, in one place.
+
+moto is the lab's control plane: it stores functions, buckets, queues, logs and IAM.
+This module starts moto's threaded server and connects the lab's Lambda service to it.
+It is the only module that imports from moto, and moto is held to a tested version
+range in pyproject.toml; ``tests/test_moto_adapter.py`` fails with a clear message if
+a moto upgrade moves what this module relies on.
+
+What it changes in moto, and why:
+
+- the server's per-request log is switched off and Nagle's algorithm disabled, so
+  notebooks stay quiet and calls are fast;
+- moto lists its own package directory on every request to route it; the list never
+  changes while the lab runs, so it is computed once;
+- ``Invoke`` is answered by the lab's Lambda service instead of moto's (which runs code
+  only in Docker, or returns a canned response), and keeps the function's request id;
+- moto's own ways of running a function (Docker, or the canned responses used when
+  other services "invoke" Lambda) are replaced by the lab's service too;
+- function logs are written in the background, off the invoke path; a CloudWatch Logs
+  request first waits for the lines already written, so reads never miss one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+import moto
+import moto.backends
+from moto.awslambda import models as lambda_models
+from moto.awslambda.responses import LambdaResponse
+from moto.core.exceptions import JsonRESTError
+from moto.core.responses import BaseResponse
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+TESTED_MOTO = (5, 2)
+ACCOUNT_ID = "123456789012"
+
+__all__ = [
+    "ACCOUNT_ID",
+    "CloudServer",
+    "FunctionSpec",
+    "LambdaApiError",
+    "find_function",
+    "install",
+    "write_log_events",
+]
+
+
+class LambdaApiError(JsonRESTError):
+    """An error of the Lambda API itself (HTTP 4xx/5xx), as moto serializes its own."""
+
+    def __init__(self, status: int, error_type: str, message: str, **extra):
+        super().__init__(error_type, message)
+        self.code = status
+        if extra:
+            import json
+
+            self.description = json.dumps(
+                {"__type": error_type, "Type": "User", "message": message, **extra}
+            )
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What the Lambda service needs to run one version of a function."""
+
+    name: str
+    arn: str  # unqualified
+    version: str  # "$LATEST" or "1", "2", ...
+    runtime: str
+    handler: str
+    code_zip: bytes
+    code_sha256: str
+    memory_size: int
+    timeout: int
+    environment: dict = field(default_factory=dict)
+    reserved_concurrency: int | None = None
+    region: str = "us-east-1"
+
+    @property
+    def fingerprint(self) -> tuple:
+        """Changes whenever code or configuration change: old environments retire."""
+        return (
+            self.code_sha256,
+            self.handler,
+            self.runtime,
+            self.memory_size,
+            self.timeout,
+            tuple(sorted(self.environment.items())),
+        )
+
+
+def _quiet_request_handler():
+    class LabRequestHandler(MotoRequestHandler):
+        disable_nagle_algorithm = True
+
+        def log_request(self, *args, **kwargs):
+            pass
+
+    return LabRequestHandler
+
+
+class CloudServer(ThreadedMotoServer):
+    """moto's threaded server on 127.0.0.1, on a free port, without a request log."""
+
+    def __init__(self):
+        super().__init__(ip_address="127.0.0.1", port=0, verbose=False)
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(
+            self._ip_address, 0, app, True, request_handler=_quiet_request_handler()
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever(poll_interval=0.1)
+
+    @property
+    def url(self) -> str:
+        host, port = self.get_host_and_port()
+        return f"http://{host}:{port}"
+
+
+def check_version() -> None:
+    major, minor = (int(part) for part in moto.__version__.split(".")[:2])
+    if (major, minor) != TESTED_MOTO:
+        raise RuntimeError(
+            f"The lab is tested with moto {TESTED_MOTO[0]}.{TESTED_MOTO[1]}.x but moto "
+            f"{moto.__version__} is installed. Reinstall the project (python3 tasks.py lab) "
+            "or update helpers/moto_adapter.py for the new moto."
+        )
+
+
+_installed = threading.Lock()
+_service = None  # the LambdaService answering Invoke, while a lab runs
+
+
+def install(service) -> None:
+    """Route moto's Invoke (and moto's internal invokes) to ``service``; idempotent."""
+    global _service
+    check_version()
+    with _installed:
+        _service = service
+        if getattr(LambdaResponse.invoke, "_lab", False):
+            return
+        modules = tuple(moto.backends.list_of_moto_modules())
+        moto.backends.list_of_moto_modules = lambda: modules
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        LambdaResponse.invoke = _invoke_response
+        LambdaResponse.invoke._lab = True
+        LambdaResponse._enrich_response = staticmethod(_enrich_keeping_request_id)
+        lambda_models.LambdaFunction.invoke = _invoke_from_moto
+        lambda_models.LambdaFunction._invoke_lambda = _never_docker
+        from moto.logs.responses import LogsResponse
+
+        moto_call_action = LogsResponse.call_action
+
+        def call_action(response):
+            if _service is not None:
+                _service.flush_logs()  # reads see every line already written
+            return moto_call_action(response)
+
+        LogsResponse.call_action = call_action
+
+
+def uninstall(service) -> None:
+    global _service
+    with _installed:
+        if _service is service:
+            _service = None
+
+
+def _require_service():
+    if _service is None:
+        raise LambdaApiError(503, "ServiceException", "The lab is not running.")
+    return _service
+
+
+def _invoke_response(response: LambdaResponse):
+    """Replaces moto's ``LambdaResponse.invoke``: the HTTP side of the Invoke API."""
+    service = _require_service()
+    function_name = unquote(response.path.rsplit("/", 2)[-2])
+    qualifier = response.querystring.get("Qualifier", [None])[0]
+    headers = {name.lower(): value for name, value in response.headers.items()}
+    status, out_headers, body = service.handle_invoke_api(
+        function_name=function_name,
+        qualifier=qualifier,
+        payload=response.raw_body or b"",
+        headers=headers,
+        account_id=response.current_account,
+        region=response.region,
+    )
+    out_headers["status"] = status
+    return status, out_headers, body
+
+
+def _enrich_keeping_request_id(headers, body):
+    """moto gives every response a new request id; Invoke's must be the function's."""
+    ours = headers.get("x-amzn-requestid")
+    headers, body = BaseResponse._enrich_response(headers, body)
+    if ours:
+        headers["x-amzn-requestid"] = ours
+    return headers, body
+
+
+def _invoke_from_moto(fn, body, request_headers, response_headers):
+    """Replaces ``LambdaFunction.invoke``, which other moto services call."""
+    service = _require_service()
+    payload = body.encode() if isinstance(body, str) else (body or b"{}")
+    return service.invoke_from_service(
+        function_name=fn.function_name,
+        qualifier=str(fn.version),
+        payload=payload,
+        account_id=fn.account_id,
+        region=fn.region,
+    )
+
+
+def _never_docker(fn, *args, **kwargs):
+    raise RuntimeError("moto's Docker runner is disabled: the lab runs functions itself")
+
+
+def _backend(account_id: str, region: str):
+    return lambda_models.lambda_backends[account_id][region]
+
+
+def find_function(name_or_arn: str, qualifier: str | None, account_id: str, region: str):
+    """The function version that ``name_or_arn`` and ``qualifier`` resolve to.
+
+    Raises moto's ResourceNotFoundException exactly as the Lambda API does.
+    """
+    fn = _backend(account_id, region).get_function(name_or_arn, qualifier)
+    version = str(fn.version)
+    return FunctionSpec(
+        name=fn.function_name,
+        arn=lambda_models.make_function_arn(fn.region, fn.account_id, fn.function_name),
+        version=version,
+        runtime=fn.run_time or "",
+        handler=fn.handler or "",
+        code_zip=fn.code_bytes,
+        code_sha256=fn.code_sha_256,
+        memory_size=int(fn.memory_size),
+        timeout=int(fn.timeout),
+        environment=dict(fn.environment_vars or {}),
+        reserved_concurrency=(
+            None if fn.reserved_concurrency is None else int(fn.reserved_concurrency)
+        ),
+        region=fn.region,
+    )
+
+
+_LOGS_LOCK = threading.Lock()  # moto's logs backend is not thread-safe
+
+
+def write_log_events(
+    group: str, stream: str, events: list[tuple[int, str]], account_id: str, region: str
+) -> None:
+    """Append ``(timestamp_ms, message)`` events to a CloudWatch Logs stream in moto."""
+    from moto.logs.models import logs_backends
+
+    backend = logs_backends[account_id][region]
+    with _LOGS_LOCK:
+        if group not in backend.groups:
+            backend.create_log_group(group, tags={})
+        if stream not in backend.groups[group].streams:
+            backend.create_log_stream(group, stream)
+        backend.put_log_events(
+            group, stream, [{"timestamp": ts, "message": message} for ts, message in events]
+        )
+
+
+def reset_state() -> None:
+    """Forget every resource (a new lab starts with an empty cloud)."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()

@@ -1,0 +1,102 @@
+"""Entry point for the lab: set up .venv, then open JupyterLab, run the tests or benchmarks.
+
+Usage:
+    python3 tasks.py lab [jupyter args...]
+    python3 tasks.py test [pytest args...]
+    python3 tasks.py bench
+
+Needs only Python 3.10+ (standard library).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".installed-pyproject.sha256"
+PYTEST_NO_TESTS_COLLECTED = 5
+
+
+def pyproject_hash() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def run(cmd: list[str | Path]) -> int:
+    return subprocess.call([str(part) for part in cmd], cwd=ROOT)
+
+
+def ensure_venv() -> None:
+    if not PYTHON.exists():
+        print("Setting up .venv ...", flush=True)
+        if run([sys.executable, "-m", "venv", VENV]) != 0:
+            sys.exit("Could not create .venv (on Debian/Ubuntu: apt install python3-venv).")
+
+    wanted = pyproject_hash()
+    if STAMP.exists() and STAMP.read_text().strip() == wanted:
+        return
+
+    print("Installing the project and its test tools into .venv ...", flush=True)
+    pip = [PYTHON, "-m", "pip", "-q", "--disable-pip-version-check"]
+    if run([*pip, "install", "-e", ".[test]"]) != 0:
+        sys.exit("Installing the project into .venv failed (see pip's errors above).")
+    # Written only after a successful install, so a failed one is retried next time.
+    STAMP.write_text(wanted + "\n")
+
+
+def lab(args: list[str]) -> int:
+    ensure_venv()
+    jupyter = BIN / ("jupyter.exe" if os.name == "nt" else "jupyter")
+    print("Starting JupyterLab on notebooks/ ...", flush=True)
+    cmd = [str(jupyter), "lab", "notebooks/", *args]
+    if os.name == "nt":
+        return run(cmd)
+    os.chdir(ROOT)
+    os.execv(cmd[0], cmd)
+
+
+def test(args: list[str]) -> int:
+    ensure_venv()
+    print("Running the tests ...", flush=True)
+    code = run([PYTHON, "-m", "pytest", *args])
+    if code == PYTEST_NO_TESTS_COLLECTED:
+        print("No tests were collected: treating that as a failure.", file=sys.stderr)
+        return 1
+    return code
+
+
+def bench(args: list[str]) -> int:
+    if args:
+        sys.exit(f"bench takes no arguments, got: {' '.join(args)}")
+    scripts = sorted((ROOT / "benchmarks").glob("*.py"))
+    if not scripts:
+        sys.exit("No benchmark scripts found in benchmarks/.")
+    ensure_venv()
+    for script in scripts:
+        print(f"== {script.relative_to(ROOT).as_posix()}", flush=True)
+        code = run([PYTHON, script])
+        if code != 0:
+            print(f"{script.name} failed with exit code {code}.", file=sys.stderr)
+            return code
+    return 0
+
+
+COMMANDS = {"lab": lab, "test": test, "bench": bench}
+
+
+def main(argv: list[str]) -> int:
+    # Parsed by hand so that every argument after the command reaches the tool untouched.
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__.strip(), file=sys.stderr)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
