@@ -25,6 +25,7 @@ from .errors import LabError, UnsafeEnvironmentError
 from .lambda_service import LambdaService
 
 REGION = "us-east-1"
+SHIELDED = ("AWS_", "BOTO_", "MOTO_LAMBDA_CONCURRENCY_QUOTA")  # saved at start, restored
 FAKE_KEY = "testing"  # moto's conventional fake credentials
 
 __all__ = ["Lab", "current_lab", "start_lab"]
@@ -33,19 +34,27 @@ _lock = threading.RLock()
 _current: Lab | None = None
 
 
-def start_lab(*, idle_timeout: float = 300.0, runtime_client: str = "builtin") -> Lab:
+def start_lab(*, speedup: float = 1.0, account_concurrency: int = 1000,
+              idle_timeout: float = 300.0, runtime_client: str = "builtin") -> Lab:
     """Start the lab, or return the one already running in this kernel.
 
-    Re-running a notebook's setup cell is safe: the running lab is returned as it is.
-    ``idle_timeout``: seconds an idle execution environment is kept (AWS keeps them
-    for an unpublished while; 5 minutes here). ``runtime_client``: ``"builtin"`` (the
-    lab's own, every platform) or ``"awslambdaric"`` (AWS's, Linux only).
+    Re-running a notebook's setup cell is safe: the running lab is returned (with the
+    new ``speedup``, if it changed).
+
+    - ``speedup``: how many times faster the delays AWS does not let you configure run
+      (asynchronous retries after ~1 and ~2 minutes, throttle back-off). 1 = AWS timing.
+    - ``account_concurrency``: the account's concurrency limit (AWS's default: 1000).
+    - ``idle_timeout``: seconds an idle execution environment is kept.
+    - ``runtime_client``: ``"builtin"`` (the lab's own, every platform) or
+      ``"awslambdaric"`` (AWS's, Linux only).
     """
     global _current
     with _lock:
         if _current is not None and _current.running:
+            _current.speedup = speedup
             return _current
-        _current = Lab(idle_timeout=idle_timeout, runtime_client=runtime_client)
+        _current = Lab(speedup=speedup, account_concurrency=account_concurrency,
+                       idle_timeout=idle_timeout, runtime_client=runtime_client)
         return _current
 
 
@@ -69,12 +78,15 @@ def _is_loopback(url: str) -> bool:
 class Lab:
     """A running lab. Use ``start_lab()`` rather than creating one directly."""
 
-    def __init__(self, *, idle_timeout: float = 300.0, runtime_client: str = "builtin"):
+    def __init__(self, *, speedup: float = 1.0, account_concurrency: int = 1000,
+                 idle_timeout: float = 300.0, runtime_client: str = "builtin"):
         started = time.perf_counter()
+        if account_concurrency < 100:
+            raise LabError("account_concurrency must be at least 100, as in AWS.")
         self._check_environment()
         self.region = REGION
         self.workdir = Path(tempfile.mkdtemp(prefix="lambda-lab-"))
-        self._saved_env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+        self._saved_env = {k: v for k, v in os.environ.items() if k.startswith(SHIELDED)}
         self.server = moto_adapter.CloudServer()
         self.running = False
         try:
@@ -85,8 +97,10 @@ class Lab:
             if not ipaddress.ip_address(host).is_loopback:
                 raise UnsafeEnvironmentError(f"The local cloud is not on loopback ({host}).")
             self._point_kernel_at_lab()
+            moto_adapter.set_account_concurrency(account_concurrency)
             self.service = LambdaService(
-                self.workdir, self._function_env(), idle_timeout, runtime_client
+                self.workdir, self._function_env(), idle_timeout, runtime_client,
+                speedup=speedup, account_concurrency=account_concurrency,
             )
             moto_adapter.install(self.service)
             self.running = True
@@ -170,31 +184,41 @@ class Lab:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def stop(self) -> None:
-        """Stop every environment and the local cloud; restore the kernel's environment."""
+    def stop(self) -> list:
+        """Stop every environment and the local cloud; restore the kernel's environment.
+
+        Returns the asynchronous events that had not finished (each is also recorded in
+        the trace as dropped, with the reason), and says so when there are any.
+        """
         global _current
         with _lock:
             if not self.running:
-                return
+                return []
             self.running = False
-            self._teardown()
+            pending = self._teardown()
             if _current is self:
                 _current = None
         atexit.unregister(self.stop)
+        if pending:
+            print(f"Lab stopped with {len(pending)} asynchronous event(s) still pending: "
+                  "recorded in lab.trace as dropped.")
+        return pending
 
     def _teardown(self):
+        pending = []
         service = getattr(self, "service", None)
         if service is not None:
             moto_adapter.uninstall(service)
-            service.stop()
+            pending = service.stop()
         if self.server._thread is not None:
             self.server.stop()
         for name in list(os.environ):
-            if name.startswith("AWS_"):
+            if name.startswith(SHIELDED):
                 del os.environ[name]
         os.environ.update(self._saved_env)
         self._reset_boto3_default_session()
         shutil.rmtree(self.workdir, ignore_errors=True)
+        return pending
 
     def __enter__(self) -> Lab:
         return self
@@ -205,6 +229,27 @@ class Lab:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"<Lab {state} at {getattr(self, 'endpoint_url', '?')}>"
+
+    # -- what learners and widgets watch ---------------------------------------------------
+
+    @property
+    def trace(self):
+        """Every invoke, event, attempt and environment change (see helpers.trace)."""
+        return self.service.trace
+
+    @property
+    def speedup(self) -> float:
+        return self.service.clock.speedup
+
+    @speedup.setter
+    def speedup(self, value: float) -> None:
+        if not value or value <= 0:
+            raise LabError("speedup must be a positive number (1 = AWS timing).")
+        self.service.clock.speedup = float(value)
+
+    def wait_for_events(self, timeout: float = 30.0) -> bool:
+        """Wait until the asynchronous queue is empty; True if it emptied in time."""
+        return self.service.events.wait_idle(timeout)
 
     # -- conveniences ----------------------------------------------------------------------
 

@@ -17,11 +17,15 @@ import uuid
 from dataclasses import dataclass, field
 
 from . import moto_adapter
+from .async_invoke import AsyncEvent, AsyncInvoker, ScaledClock
 from .environments import ExecutionEnvironment, Invocation
 from .logs import iso_now, report_line, tail_base64
 from .moto_adapter import LambdaApiError
+from .trace import Trace
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # 6 MB request and response (synchronous)
+MAX_ASYNC_PAYLOAD = 1024 * 1024  # 1 MB for InvocationType=Event (256 KB before Oct 2025)
+UNRESERVED_MINIMUM = 100  # concurrency that reserved concurrency must leave to the rest
 INIT_LIMIT_S = 10.0  # the Init phase of an on-demand function
 POLL_S = 0.02  # how often a running invocation's memory is checked
 
@@ -43,6 +47,12 @@ class InvokeOutcome:
     init_duration_ms: float | None = None
     environment_id: str | None = None
     headers: dict = field(default_factory=dict)
+
+
+def _throttled(reason: str) -> LambdaApiError:
+    error = LambdaApiError(429, "TooManyRequestsException", "Rate Exceeded.", Reason=reason)
+    error.reason = reason
+    return error
 
 
 class _LogWriter:
@@ -106,17 +116,36 @@ class _Pool:
 
 class LambdaService:
     def __init__(self, workdir, base_env: dict, idle_timeout: float = 300.0,
-                 runtime_client: str = "builtin"):
+                 runtime_client: str = "builtin", speedup: float = 1.0,
+                 account_concurrency: int = 1000, async_workers: int = 8):
         self.workdir = workdir
         self.base_env = base_env  # credentials, endpoint, config-file shields
         self.idle_timeout = idle_timeout
         self.runtime_client = runtime_client
+        self.account_concurrency = account_concurrency
+        self.trace = Trace()
+        self.clock = ScaledClock(speedup)
         self._pools: dict[tuple[str, str], _Pool] = {}
+        self._active: dict[str, int] = {}  # function ARN -> environments initializing or busy
+        self._reservations: dict[str, int | None] = {}  # function ARN -> reserved concurrency
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._logs = _LogWriter()
+        self.events = AsyncInvoker(self, self.trace, self.clock, workers=async_workers)
         self._reaper = threading.Thread(target=self._reap, daemon=True, name="lab-reaper")
         self._reaper.start()
+
+    def lab_client(self, service: str):
+        """A boto3 client for the lab's own deliveries (destinations, dead-letter queues)."""
+        import boto3
+
+        session = boto3.session.Session(
+            aws_access_key_id=self.base_env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.base_env["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=self.base_env.get("AWS_SESSION_TOKEN"),
+            region_name=self.base_env.get("AWS_DEFAULT_REGION", "us-east-1"),
+        )
+        return session.client(service, endpoint_url=self.base_env["AWS_ENDPOINT_URL"])
 
     # -- the Invoke API ------------------------------------------------------------------
 
@@ -132,16 +161,20 @@ class LambdaService:
         invoked_arn = spec.arn + (f":{qualifier}" if qualifier else "")
         if ":" in function_name.split(":function:")[-1] and not qualifier:
             invoked_arn = spec.arn + ":" + function_name.rsplit(":", 1)[-1]
-        if invocation_type == "DryRun":
-            return 204, {"x-amz-executed-version": spec.version}, b""
+        request_id = str(uuid.uuid4())
+        self.trace.record("invoke", request_id=request_id, function=spec.arn,
+                          version=spec.version, invocation_type=invocation_type, source="api")
+        if invocation_type == "DryRun":  # checked: function, qualifier, permission. Not run.
+            return 204, {"x-amzn-requestid": request_id}, b""
         if invocation_type == "Event":
-            raise LambdaApiError(
-                400, "InvalidParameterValueException",
-                "InvocationType Event is not available in this version of the lab.",
-            )
+            payload = self._check_payload(payload, MAX_ASYNC_PAYLOAD)
+            self.submit_event(spec, payload, invoked_arn, request_id, function_name,
+                              qualifier, account_id, region)
+            return 202, {"x-amzn-requestid": request_id}, b""
         payload = self._check_payload(payload, MAX_SYNC_PAYLOAD)
         client_context = headers.get("x-amz-client-context")
-        outcome = self.invoke(spec, payload, invoked_arn, client_context=client_context)
+        outcome = self.invoke(spec, payload, invoked_arn, client_context=client_context,
+                              request_id=request_id)
         response_headers = {
             "content-type": "application/json",
             "x-amz-executed-version": outcome.executed_version,
@@ -153,10 +186,22 @@ class LambdaService:
             response_headers["x-amz-log-result"] = tail_base64(outcome.log_text)
         return 200, response_headers, outcome.payload
 
+    def submit_event(self, spec, payload, invoked_arn, request_id, function_name, qualifier,
+                     account_id, region, source="api"):
+        """Put an event in the asynchronous queue (the 202 path)."""
+        if source != "api":
+            self.trace.record("invoke", request_id=request_id, function=spec.arn,
+                              version=spec.version, invocation_type="Event", source=source)
+        event = AsyncEvent(request_id, function_name, qualifier, payload, account_id, region,
+                           invoked_arn=invoked_arn)
+        self.events.submit(event, spec.arn)
+        return event
+
     def invoke_from_service(self, function_name, qualifier, payload, account_id, region):
         """An invoke made by another service inside moto; returns the payload."""
         spec = moto_adapter.find_function(function_name, qualifier, account_id, region)
-        outcome = self.invoke(spec, payload or b"{}", f"{spec.arn}:{spec.version}")
+        outcome = self.invoke(spec, payload or b"{}", f"{spec.arn}:{spec.version}",
+                              source="moto")
         return outcome.payload
 
     @staticmethod
@@ -179,16 +224,29 @@ class LambdaService:
 
     # -- running a function -------------------------------------------------------------
 
-    def invoke(self, spec, payload: bytes, invoked_arn: str, client_context=None) -> InvokeOutcome:
-        """Run ``spec``'s handler once, synchronously, on a warm or a new environment."""
+    def invoke(self, spec, payload: bytes, invoked_arn: str, client_context=None,
+               request_id=None, source="api", attempt=1) -> InvokeOutcome:
+        """Run ``spec``'s handler once, synchronously, on a warm or a new environment.
+
+        Raises TooManyRequestsException (429) when concurrency is exhausted.
+        """
         if not spec.runtime.startswith("python"):
             raise LambdaApiError(
                 502, "InvalidRuntimeException",
                 f"The lab runs Python functions only; this function's runtime is "
                 f"{spec.runtime or 'not set'}.",
             )
-        request_id = str(uuid.uuid4())
-        environment, cold = self._acquire(spec)
+        request_id = request_id or str(uuid.uuid4())
+        try:
+            environment, cold = self._acquire(spec)
+        except LambdaApiError as error:
+            if error.code == 429:
+                self.trace.record("throttle", request_id=request_id, function=spec.arn,
+                                  reason=error.reason, source=source)
+            raise
+        self.trace.record("attempt.start", request_id=request_id, function=spec.arn,
+                          version=spec.version, environment=environment.id, cold=cold,
+                          attempt=attempt, source=source)
         invocation = Invocation(request_id, payload, invoked_arn, spec.timeout, client_context)
         environment.start(invocation)
         try:
@@ -196,30 +254,76 @@ class LambdaService:
         finally:
             if environment.alive and invocation.result[0] in ("response", "error"):
                 environment.release()
-            elif environment.alive:
-                environment.kill(invocation.result[0])
-        return self._outcome(environment, invocation, spec, cold)
+                state = "idle"
+            else:
+                if environment.alive:
+                    environment.kill(invocation.result[0])
+                state = "dead"
+            self._finished(spec)
+            self.trace.record("environment", environment=environment.id, function=spec.arn,
+                              state=state)
+        outcome = self._outcome(environment, invocation, spec, cold)
+        self.trace.record("attempt.end", request_id=request_id, function=spec.arn,
+                          environment=environment.id, attempt=attempt, source=source,
+                          outcome=invocation.result[0], error_type=outcome.error_type,
+                          duration_ms=round(outcome.duration_ms, 2))
+        return outcome
 
     def _acquire(self, spec):
         key = (spec.arn, spec.version)
         with self._lock:
             if self._stopped.is_set():
                 raise LambdaApiError(503, "ServiceException", "The lab has stopped.")
+            self._reservations[spec.arn] = spec.reserved_concurrency
+            self._check_concurrency(spec)
             pool = self._pools.setdefault(key, _Pool())
             if pool.fingerprint != spec.fingerprint:
                 pool.fingerprint = spec.fingerprint  # new code or configuration
-                stale = [env for env in pool.environments if env.state == "idle"]
-                for env in stale:
-                    env.retire()
+                for env in pool.environments:
+                    if env.state == "idle":
+                        env.retire()
+                        self.trace.record("environment", environment=env.id,
+                                          function=spec.arn, state="retired")
             pool.environments = [env for env in pool.environments if env.alive]
+            self._active[spec.arn] = self._active.get(spec.arn, 0) + 1
             for env in pool.environments:
                 if env.state == "idle" and env.spec.fingerprint == spec.fingerprint:
                     env.state = "busy"
-                    return env, False
-            env = ExecutionEnvironment(spec, self.workdir, self.base_env, self.runtime_client)
-            env.state = "busy"
-            pool.environments.append(env)
-            return env, True
+                    cold = False
+                    break
+            else:
+                try:
+                    env = ExecutionEnvironment(spec, self.workdir, self.base_env,
+                                               self.runtime_client)
+                except BaseException:
+                    self._active[spec.arn] -= 1
+                    raise
+                env.state = "busy"
+                pool.environments.append(env)
+                cold = True
+        self.trace.record("environment", environment=env.id, function=spec.arn,
+                          version=spec.version, state="initializing" if cold else "busy")
+        return env, cold
+
+    def _check_concurrency(self, spec):
+        """Throttle as Lambda does: reserved concurrency, then the account's unreserved pool."""
+        active = self._active.get(spec.arn, 0)
+        if spec.reserved_concurrency is not None:
+            if active >= spec.reserved_concurrency:
+                raise _throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
+            return
+        unreserved_active = sum(
+            count for arn, count in self._active.items() if self._reservations.get(arn) is None
+        )
+        if unreserved_active < UNRESERVED_MINIMUM:
+            return  # always available, whatever is reserved elsewhere
+        reserved = moto_adapter.reserved_concurrency_total(spec.region)
+        if unreserved_active >= self.account_concurrency - reserved:
+            raise _throttled("ConcurrentInvocationLimitExceeded")
+
+    def _finished(self, spec):
+        with self._lock:
+            self._active[spec.arn] = max(self._active.get(spec.arn, 1) - 1, 0)
 
     def _wait(self, environment, invocation, spec, cold):
         if cold and not environment.wait_ready(INIT_LIMIT_S):
@@ -366,9 +470,13 @@ class LambdaService:
                         idle_for = now - env.last_used
                         if env.state == "idle" and (stale or idle_for > self.idle_timeout):
                             env.retire()
+                            self.trace.record("environment", environment=env.id,
+                                              function=env.spec.arn, state="retired")
                     pool.environments = [env for env in pool.environments if env.alive]
 
-    def stop(self) -> None:
+    def stop(self) -> list:
+        """Stop everything; returns the asynchronous events that were still pending."""
+        pending = self.events.stop()
         self._stopped.set()
         with self._lock:
             environments = [env for pool in self._pools.values() for env in pool.environments]
@@ -379,3 +487,4 @@ class LambdaService:
             env.wait_closed()
         self._reaper.join(timeout=2)
         self._logs.close()
+        return pending

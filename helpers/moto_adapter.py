@@ -16,6 +16,8 @@ What it changes in moto, and why:
   only in Docker, or returns a canned response), and keeps the function's request id;
 - moto's own ways of running a function (Docker, or the canned responses used when
   other services "invoke" Lambda) are replaced by the lab's service too;
+- moto keeps only the first PutFunctionEventInvokeConfig and ignores DeadLetterConfig;
+  the lab gives both AWS's semantics;
 - function logs are written in the background, off the invoke path; a CloudWatch Logs
   request first waits for the lines already written, so reads never miss one.
 """
@@ -23,6 +25,7 @@ What it changes in moto, and why:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -85,6 +88,7 @@ class FunctionSpec:
     environment: dict = field(default_factory=dict)
     reserved_concurrency: int | None = None
     region: str = "us-east-1"
+    dead_letter_target: str | None = None
 
     @property
     def fingerprint(self) -> tuple:
@@ -157,6 +161,14 @@ def install(service) -> None:
         LambdaResponse.invoke = _invoke_response
         LambdaResponse.invoke._lab = True
         LambdaResponse._enrich_response = staticmethod(_enrich_keeping_request_id)
+        backend_class = lambda_models.LambdaBackend
+        backend_class.put_function_event_invoke_config = _put_event_invoke_config
+        backend_class.update_function_event_invoke_config = _update_event_invoke_config
+        function_class = lambda_models.LambdaFunction
+        (function_class.__init__, function_class.update_configuration,
+         function_class.get_configuration) = _with_dead_letter_config(
+            function_class.__init__, function_class.update_configuration,
+            function_class.get_configuration)
         lambda_models.LambdaFunction.invoke = _invoke_from_moto
         lambda_models.LambdaFunction._invoke_lambda = _never_docker
         from moto.logs.responses import LogsResponse
@@ -237,7 +249,9 @@ def find_function(name_or_arn: str, qualifier: str | None, account_id: str, regi
 
     Raises moto's ResourceNotFoundException exactly as the Lambda API does.
     """
-    fn = _backend(account_id, region).get_function(name_or_arn, qualifier)
+    backend = _backend(account_id, region)
+    fn = backend.get_function(name_or_arn, qualifier)
+    latest = backend.get_function(fn.function_name)  # function-level settings live here
     version = str(fn.version)
     return FunctionSpec(
         name=fn.function_name,
@@ -251,10 +265,76 @@ def find_function(name_or_arn: str, qualifier: str | None, account_id: str, regi
         timeout=int(fn.timeout),
         environment=dict(fn.environment_vars or {}),
         reserved_concurrency=(
-            None if fn.reserved_concurrency is None else int(fn.reserved_concurrency)
+            None if latest.reserved_concurrency is None else int(latest.reserved_concurrency)
         ),
         region=fn.region,
+        dead_letter_target=(getattr(fn, "lab_dead_letter_config", None) or {}).get("TargetArn"),
     )
+
+
+EVENT_INVOKE_DEFAULTS = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600}
+
+
+def event_invoke_config(spec: FunctionSpec, account_id: str) -> dict:
+    """The function's asynchronous settings, with AWS's defaults filled in."""
+    fn = _backend(account_id, spec.region).get_function(spec.name)
+    config = dict(EVENT_INVOKE_DEFAULTS)
+    if fn.event_invoke_config:
+        config.update(fn.event_invoke_config[0].config)
+    config.setdefault("DestinationConfig", {})
+    return config
+
+
+def reserved_concurrency_total(region: str, account_id: str = ACCOUNT_ID) -> int:
+    return sum(
+        int(fn.reserved_concurrency or 0)
+        for fn in _backend(account_id, region).list_functions()
+    )
+
+
+def set_account_concurrency(limit: int) -> None:
+    """moto checks PutFunctionConcurrency against this quota (AWS keeps 100 unreserved)."""
+    os.environ["MOTO_LAMBDA_CONCURRENCY_QUOTA"] = str(limit)
+
+
+# -- moto gaps the lab fills -------------------------------------------------------------
+
+
+def _put_event_invoke_config(backend, function_name, config):
+    """PutFunctionEventInvokeConfig replaces the whole configuration, as AWS does."""
+    fn = backend.get_function(function_name)
+    event_config = lambda_models.EventInvokeConfig(fn.function_arn, fn.last_modified, config)
+    fn.event_invoke_config = [event_config]
+    return event_config.response()
+
+
+def _update_event_invoke_config(backend, function_name, config):
+    """UpdateFunctionEventInvokeConfig changes only the settings it is given."""
+    fn = backend.get_function(function_name)
+    merged = dict(fn.event_invoke_config[0].config) if fn.event_invoke_config else {}
+    merged.update(config)
+    return _put_event_invoke_config(backend, function_name, merged)
+
+
+def _with_dead_letter_config(original_init, original_update, original_get):
+    """moto ignores a function's DeadLetterConfig; the lab stores and returns it."""
+
+    def init(fn, account_id, spec, region, version=1):
+        original_init(fn, account_id, spec, region, version)
+        fn.lab_dead_letter_config = spec.get("DeadLetterConfig") or None
+
+    def update_configuration(fn, config_updates):
+        if "DeadLetterConfig" in config_updates:
+            fn.lab_dead_letter_config = config_updates["DeadLetterConfig"] or None
+        return original_update(fn, config_updates)
+
+    def get_configuration(fn, on_create=False):
+        config = original_get(fn, on_create)
+        if getattr(fn, "lab_dead_letter_config", None):
+            config["DeadLetterConfig"] = fn.lab_dead_letter_config
+        return config
+
+    return init, update_configuration, get_configuration
 
 
 _LOGS_LOCK = threading.Lock()  # moto's logs backend is not thread-safe
