@@ -35,7 +35,8 @@ _current: Lab | None = None
 
 
 def start_lab(*, speedup: float = 1.0, account_concurrency: int = 1000,
-              idle_timeout: float = 300.0, runtime_client: str = "builtin") -> Lab:
+              enforce_iam: bool = False, idle_timeout: float = 300.0,
+              runtime_client: str = "builtin") -> Lab:
     """Start the lab, or return the one already running in this kernel.
 
     Re-running a notebook's setup cell is safe: the running lab is returned (with the
@@ -44,6 +45,9 @@ def start_lab(*, speedup: float = 1.0, account_concurrency: int = 1000,
     - ``speedup``: how many times faster the delays AWS does not let you configure run
       (asynchronous retries after ~1 and ~2 minutes, throttle back-off). 1 = AWS timing.
     - ``account_concurrency``: the account's concurrency limit (AWS's default: 1000).
+    - ``enforce_iam``: check every request against IAM policies, as AWS does. The
+      kernel then calls as an IAM user allowed everything; make other users with
+      ``iam.create_user`` and ``create_access_key`` (notebook 03).
     - ``idle_timeout``: seconds an idle execution environment is kept.
     - ``runtime_client``: ``"builtin"`` (the lab's own, every platform) or
       ``"awslambdaric"`` (AWS's, Linux only).
@@ -51,10 +55,14 @@ def start_lab(*, speedup: float = 1.0, account_concurrency: int = 1000,
     global _current
     with _lock:
         if _current is not None and _current.running:
+            if _current.enforce_iam != enforce_iam:
+                raise LabError("The running lab was started with enforce_iam="
+                               f"{_current.enforce_iam}: run lab.stop() first to change it.")
             _current.speedup = speedup
             return _current
         _current = Lab(speedup=speedup, account_concurrency=account_concurrency,
-                       idle_timeout=idle_timeout, runtime_client=runtime_client)
+                       enforce_iam=enforce_iam, idle_timeout=idle_timeout,
+                       runtime_client=runtime_client)
         return _current
 
 
@@ -79,18 +87,23 @@ class Lab:
     """A running lab. Use ``start_lab()`` rather than creating one directly."""
 
     def __init__(self, *, speedup: float = 1.0, account_concurrency: int = 1000,
-                 idle_timeout: float = 300.0, runtime_client: str = "builtin"):
+                 enforce_iam: bool = False, idle_timeout: float = 300.0,
+                 runtime_client: str = "builtin"):
         started = time.perf_counter()
         if account_concurrency < 100:
             raise LabError("account_concurrency must be at least 100, as in AWS.")
         self._check_environment()
         self.region = REGION
+        self.enforce_iam = enforce_iam
+        self._credentials = (FAKE_KEY, FAKE_KEY)
         self.workdir = Path(tempfile.mkdtemp(prefix="lambda-lab-"))
         self._saved_env = {k: v for k, v in os.environ.items() if k.startswith(SHIELDED)}
         self.server = moto_adapter.CloudServer()
         self.running = False
         try:
             moto_adapter.reset_state()
+            if enforce_iam:
+                self._credentials = moto_adapter.create_admin_credentials()
             self.server.start()
             self.endpoint_url = self.server.url
             host = self.server.get_host_and_port()[0]
@@ -103,6 +116,7 @@ class Lab:
                 speedup=speedup, account_concurrency=account_concurrency,
             )
             moto_adapter.install(self.service)
+            moto_adapter.enforce_iam(enforce_iam)
             self.running = True
             self._verify_isolation()
         except BaseException:
@@ -135,14 +149,17 @@ class Lab:
         }
 
     def _lab_variables(self) -> dict:
-        return {
+        access_key, secret_key = self._credentials
+        variables = {
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": FAKE_KEY,
-            "AWS_SECRET_ACCESS_KEY": FAKE_KEY,
-            "AWS_SESSION_TOKEN": FAKE_KEY,
+            "AWS_ACCESS_KEY_ID": access_key,
+            "AWS_SECRET_ACCESS_KEY": secret_key,
             "AWS_DEFAULT_REGION": REGION,
             **self._shield_files(),
         }
+        if not self.enforce_iam:  # moto treats a session token as an assumed role
+            variables["AWS_SESSION_TOKEN"] = FAKE_KEY
+        return variables
 
     def _point_kernel_at_lab(self):
         for name in self._saved_env:
@@ -175,7 +192,8 @@ class Lab:
         session = boto3.session.Session()
         client = session.client("lambda")
         credentials = session.get_credentials()
-        if client.meta.endpoint_url != self.endpoint_url or credentials.access_key != FAKE_KEY:
+        if (client.meta.endpoint_url != self.endpoint_url
+                or credentials.access_key != self._credentials[0]):
             raise UnsafeEnvironmentError(
                 "boto3 in this kernel does not use the lab's endpoint and credentials "
                 f"(endpoint {client.meta.endpoint_url}); botocore may be too old to read "
@@ -210,6 +228,7 @@ class Lab:
         if service is not None:
             moto_adapter.uninstall(service)
             pending = service.stop()
+        moto_adapter.enforce_iam(False)
         if self.server._thread is not None:
             self.server.stop()
         for name in list(os.environ):

@@ -16,6 +16,9 @@ What it changes in moto, and why:
   only in Docker, or returns a canned response), and keeps the function's request id;
 - moto's own ways of running a function (Docker, or the canned responses used when
   other services "invoke" Lambda) are replaced by the lab's service too;
+- with IAM enforced, Lambda requests are checked with IAM's action names
+  (``lambda:InvokeFunction``) on the function's ARN, and denials are Lambda's JSON
+  ``AccessDeniedException``;
 - moto keeps only the first PutFunctionEventInvokeConfig and ignores DeadLetterConfig;
   the lab gives both AWS's semantics;
 - function logs are written in the background, off the invoke path; a CloudWatch Logs
@@ -24,11 +27,12 @@ What it changes in moto, and why:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import moto
 import moto.backends
@@ -161,6 +165,7 @@ def install(service) -> None:
         LambdaResponse.invoke = _invoke_response
         LambdaResponse.invoke._lab = True
         LambdaResponse._enrich_response = staticmethod(_enrich_keeping_request_id)
+        LambdaResponse._authenticate_and_authorize_normal_action = _authorize_lambda
         backend_class = lambda_models.LambdaBackend
         backend_class.put_function_event_invoke_config = _put_event_invoke_config
         backend_class.update_function_event_invoke_config = _update_event_invoke_config
@@ -212,6 +217,85 @@ def _invoke_response(response: LambdaResponse):
     )
     out_headers["status"] = status
     return status, out_headers, body
+
+
+IAM_ACTIONS = {"Invoke": "InvokeFunction"}  # Lambda API operation -> IAM action
+
+
+def enforce_iam(enabled: bool) -> None:
+    """Check every request against IAM (moto's enforcement), or stop checking."""
+    from moto import settings
+
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0 if enabled else float("inf")
+
+
+def create_admin_credentials(account_id: str = ACCOUNT_ID) -> tuple[str, str]:
+    """An IAM user allowed everything, for the lab's own calls while IAM is enforced."""
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[account_id]["aws"]
+    iam.create_user("us-east-1", "lab-admin", path="/")
+    iam.put_user_policy("lab-admin", "everything", json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }))
+    key = iam.create_access_key("lab-admin")
+    return key.access_key_id, key.secret_access_key
+
+
+def _lambda_resource(response) -> str:
+    """The ARN IAM evaluates for Invoke: the function, with its qualifier if given."""
+    name = unquote(response.path.rsplit("/", 2)[-2])
+    qualifier = response.querystring.get("Qualifier", [None])[0]
+    if not name.startswith("arn:"):
+        name = make_arn(response.region, response.current_account, name)
+    if qualifier and name.count(":") == 6:
+        name += f":{qualifier}"
+    return name
+
+
+def make_arn(region: str, account_id: str, name: str) -> str:
+    if name.count(":") == 2:  # 123456789012:function:name, a partial ARN
+        return f"arn:aws:lambda:{region}:{name}"
+    return lambda_models.make_function_arn(region, account_id, name)
+
+
+def _authorize_lambda(response, resource: str = "*") -> None:
+    """moto's IAM check for Lambda, with IAM's action names and AWS's JSON errors."""
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.core.exceptions import AccessDeniedError, _RESTError
+    from moto.iam.access_control import IAMRequest
+
+    if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+        ActionAuthenticatorMixin.request_count += 1
+        return
+    action = response._get_action()
+    iam_action = IAM_ACTIONS.get(action, action)
+    if action == "Invoke":
+        resource = _lambda_resource(response)
+    path = urlsplit(response.uri).path or response.raw_path
+    query = urlsplit(response.uri).query
+    if query:
+        path += "?" + query
+    try:
+        request = IAMRequest(
+            account_id=response.current_account, method=response.method, path=path,
+            data=b"", body=response.raw_body or b"", headers=response.headers,
+            action=iam_action,
+        )
+        request.check_signature()
+        request.check_action_permitted(resource)
+    except AccessDeniedError as denied:
+        user = denied.message.split("User: ", 1)[-1].split(" is not", 1)[0]
+        raise LambdaApiError(
+            403, "AccessDeniedException",
+            f"User: {user} is not authorized to perform: lambda:{iam_action} on resource: "
+            f"{resource} because no identity-based policy allows the lambda:{iam_action} "
+            "action",
+        ) from None
+    except _RESTError as error:
+        raise LambdaApiError(error.code, error.error_type, error.message) from None
 
 
 def _enrich_keeping_request_id(headers, body):
