@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,14 +56,32 @@ def lab(args: list[str]) -> int:
     jupyter = BIN / ("jupyter.exe" if os.name == "nt" else "jupyter")
     print("Starting JupyterLab on notebooks/ ...", flush=True)
     cmd = [str(jupyter), "lab", "notebooks/", *args]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers and CI run as root
     if os.name == "nt":
         return run(cmd)
     os.chdir(ROOT)
     os.execv(cmd[0], cmd)
 
 
+def ensure_browser() -> None:
+    """In CI (as root), install Debian's Chromium for the browser test if it is missing."""
+    if shutil.which("chromium") or not os.environ.get("CI"):
+        return
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        print("CI is set but this is not root: cannot install Chromium.", flush=True)
+        return
+    print("Installing Chromium for the browser test (apt-get) ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"],
+                    ["apt-get", "install", "-y", "-qq", "chromium"]):
+        if subprocess.call(command, env=env) != 0:
+            sys.exit(f"{' '.join(command)} failed: Chromium is needed in CI.")
+
+
 def test(args: list[str]) -> int:
     ensure_venv()
+    ensure_browser()
     print("Running the tests ...", flush=True)
     code = run([PYTHON, "-m", "pytest", *args])
     if code == PYTEST_NO_TESTS_COLLECTED:
@@ -78,12 +97,28 @@ def bench(args: list[str]) -> int:
     if not scripts:
         sys.exit("No benchmark scripts found in benchmarks/.")
     ensure_venv()
+    rows, failed = [], []
     for script in scripts:
         print(f"== {script.relative_to(ROOT).as_posix()}", flush=True)
-        code = run([PYTHON, script])
-        if code != 0:
-            print(f"{script.name} failed with exit code {code}.", file=sys.stderr)
-            return code
+        result = subprocess.run([str(PYTHON), str(script)], cwd=ROOT, text=True,
+                                stdout=subprocess.PIPE)
+        for line in result.stdout.splitlines():
+            if line.startswith("BENCH\t"):
+                rows.append([script.stem, *line.split("\t")[1:5]])
+            else:
+                print(line)
+        if result.returncode != 0:
+            failed.append(script.name)
+    # One table of every figure, as each script reported it (figure, value, target, status).
+    headers = ["script", "figure", "value", "target", "status"]
+    rows = [row + [""] * (5 - len(row)) for row in rows]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    print()
+    for row in [headers, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+    if failed:
+        print(f"Failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -65,6 +65,13 @@ class AsyncEvent:
     throttles: int = 0
     last_outcome: object = None
     state: str = "queued"  # queued, running, retry, done
+    aws_waited: float = 0.0  # the scaled waits so far (retries, back-off), in AWS seconds
+    lab_waited: float = 0.0  # the same waits, as long as they took in the lab
+
+    def aws_age(self) -> float:
+        """The event's age as AWS would count it: the scaled waits count what AWS would
+        have waited; everything else (the function running, the queue) counts as it was."""
+        return time.monotonic() - self.queued_at - self.lab_waited + self.aws_waited
 
 
 class AsyncInvoker:
@@ -160,7 +167,7 @@ class AsyncInvoker:
             return self._complete(event, "dropped", reason="the function no longer exists")
         config = moto_adapter.event_invoke_config(spec, event.account_id)
         max_age = config["MaximumEventAgeInSeconds"]
-        age = self.clock.aws_age(event.queued_at)
+        age = event.aws_age()
         if age > max_age:
             return self._fail(event, spec, config, "EventAgeExceeded",
                               f"maximum event age ({max_age} s) exceeded")
@@ -175,7 +182,8 @@ class AsyncInvoker:
             )
         except LambdaApiError as error:
             if error.code != 429:
-                return self._complete(event, "dropped", reason=f"{error.error_type}: {error.message}")
+                return self._complete(event, "dropped",
+                                      reason=f"{error.error_type}: {error.message}")
             event.throttles += 1
             aws_delay = min(THROTTLE_FIRST_S * 2 ** (event.throttles - 1), THROTTLE_MAX_S)
             if age + aws_delay > min(THROTTLE_WINDOW_S, max_age):
@@ -194,6 +202,8 @@ class AsyncInvoker:
     def _retry(self, event, aws_delay, reason):
         event.state = "retry"
         lab_delay = self.clock.lab_seconds(aws_delay)
+        event.aws_waited += aws_delay
+        event.lab_waited += lab_delay
         self.trace.record("event.retry", request_id=event.request_id, attempt=event.attempts,
                           reason=reason, aws_delay_s=aws_delay, lab_delay_s=lab_delay,
                           due=time.time() + lab_delay)
@@ -204,7 +214,7 @@ class AsyncInvoker:
     def _succeed(self, event, spec, config):
         target = config["DestinationConfig"].get("OnSuccess", {}).get("Destination")
         if not target:
-            return self._complete(event, "succeeded")
+            return None
         record = self._record(event, spec, "Success")
         delivered = self._deliver(target, record, spec, success=True)
         if delivered is True:
