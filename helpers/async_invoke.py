@@ -214,7 +214,7 @@ class AsyncInvoker:
     def _succeed(self, event, spec, config):
         target = config["DestinationConfig"].get("OnSuccess", {}).get("Destination")
         if not target:
-            return None
+            return self._complete(event, "succeeded")
         record = self._record(event, spec, "Success")
         delivered = self._deliver(target, record, spec, success=True)
         if delivered is True:
