@@ -177,7 +177,7 @@ class RuntimeApi:
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         status_line = self.reader.readline()
         if not status_line:
-            raise SystemExit(0)  # the lab closed the Runtime API: this environment is done
+            end_sandbox()  # the lab closed the Runtime API: this environment is done
         status = int(status_line.split()[1])
         reply_headers = {}
         while True:
@@ -192,7 +192,7 @@ class RuntimeApi:
     def next_invocation(self):
         status, headers, body = self.call("GET", "/invocation/next")
         if status != 200:
-            raise SystemExit(0)  # retired
+            end_sandbox()  # retired
         return headers, body
 
     def post_response(self, request_id, body, content_type):
@@ -242,22 +242,31 @@ def handle(api, handler, headers, body):
     api.post_error(f"/invocation/{request_id}/error", error)
 
 
+def end_sandbox():
+    """End this environment and every process it started, as Lambda ends a sandbox."""
+    sys.stdout.flush()
+    if hasattr(os, "killpg"):
+        os.killpg(0, 9)
+    os._exit(0)
+
+
 def exit_with_parent():
-    """End this environment (and anything it started) if the lab's process goes away."""
+    """End the environment if the lab's process goes away (even killed with SIGKILL)."""
     parent = os.getppid()
     while True:
         time.sleep(0.5)
         if os.getppid() != parent:
-            if hasattr(os, "killpg"):
-                os.killpg(0, 9)
-            os._exit(1)
+            end_sandbox()
 
 
 def main():
     threading.Thread(target=exit_with_parent, daemon=True).start()
     task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
     sys.path.insert(0, task_root)
-    api = RuntimeApi(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    try:
+        api = RuntimeApi(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    except OSError:
+        end_sandbox()
     setup_logging()
     try:
         handler = load_handler(os.environ["_HANDLER"])
@@ -269,11 +278,17 @@ def main():
         error = None
     if error is not None:
         log_error(error)
-        api.post_error("/init/error", error)
+        try:
+            api.post_error("/init/error", error)
+        except OSError:
+            end_sandbox()
         sys.exit(1)
     while True:
-        headers, body = api.next_invocation()
-        handle(api, handler, headers, body)
+        try:
+            headers, body = api.next_invocation()
+            handle(api, handler, headers, body)
+        except OSError:  # the Runtime API went away
+            end_sandbox()
 
 
 if __name__ == "__main__":
