@@ -6,7 +6,6 @@ that leave threads and processes behind, recursion, and many callers at once.
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -140,8 +139,8 @@ def test_a_handler_that_invokes_itself(lab, lambda_client, deploy):
         "    depth = event['depth']\n"
         "    if depth == event['stop']:\n"
         "        return depth\n"
-        "    answer = client.invoke(FunctionName=context.function_name,\n"
-        "                           Payload=json.dumps({'depth': depth + 1, 'stop': event['stop']}))\n"
+        "    deeper = json.dumps({'depth': depth + 1, 'stop': event['stop']})\n"
+        "    answer = client.invoke(FunctionName=context.function_name, Payload=deeper)\n"
         "    if answer.get('FunctionError'):\n"
         "        raise RuntimeError(answer['Payload'].read().decode())\n"
         "    return json.loads(answer['Payload'].read())\n"
@@ -160,8 +159,10 @@ def test_a_handler_that_invokes_itself(lab, lambda_client, deploy):
 
 
 def test_fifty_callers_against_reserved_concurrency_ten(lab, deploy):
-    name = deploy("import time\ndef lambda_handler(e, c):\n    time.sleep(1.5)\n    return 'ok'\n",
-                  timeout=10)
+    name = deploy(
+        "import time\ndef lambda_handler(e, c):\n    time.sleep(1.5)\n    return 'ok'\n",
+        timeout=10,
+    )
     client = boto3.client("lambda", config=NO_RETRIES)
     client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=10)
     outcomes, barrier = [], threading.Barrier(50)
