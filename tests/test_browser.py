@@ -70,6 +70,9 @@ def jupyter(tmp_path_factory):
     notification.mkdir(parents=True, exist_ok=True)  # no "Jupyter news?" pop-up, no fetching
     (notification / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    tracker = settings / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True, exist_ok=True)  # every cell in the page, not only visible ones
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(ARTIFACTS / "jupyter-config")}
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
@@ -118,23 +121,28 @@ def _expected_errors(path: Path) -> int:
                if "raises-exception" in cell.get("metadata", {}).get("tags", []))
 
 
-def _run_all(page, path: Path):
-    page.locator(".jp-Notebook").first.click()  # focus the notebook, or the menu may miss it
+def _run(page, menu_item: str, executed: int):
+    """Run cells from the Run menu; wait until ``executed`` cells show a count and none
+    is queued, or until a cell shows an error (JupyterLab stops running there)."""
+    page.locator(".jp-Notebook:visible").first.click()  # focus it, or the menu may miss it
     page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    code_cells = sum(1 for c in json.loads(path.read_text())["cells"]
-                     if c["cell_type"] == "code")
-    # Done when every code cell shows an execution count and the kernel is idle.
+    page.get_by_role("menuitem", name=menu_item, exact=True).click()
     page.wait_for_function(
         """(expected) => {
             const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
             const done = prompts.filter(p => /\\[\\d+\\]/.test(p.textContent)).length;
-            const busy = document.querySelector(
-                '.jp-Notebook-ExecutionIndicator[data-status="busy"]');
-            return prompts.length >= expected && done >= expected && !busy;
+            const queued = prompts.some(p => p.textContent.includes('*'));
+            const error = document.querySelector(
+                '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]');
+            return (done >= expected && !queued) || error;
         }""",
-        arg=code_cells, timeout=CELL_TIMEOUT_MS * 2, polling=500,
+        arg=executed, timeout=CELL_TIMEOUT_MS * 2, polling=500,
     )
+
+
+def _code_cells(path: Path) -> list[str]:
+    return ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+            if c["cell_type"] == "code"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -142,23 +150,36 @@ def test_notebook_runs_in_jupyterlab(jupyter, browser, path):
     base, token = jupyter
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{base}/lab/tree/{path.name}?token={token}", wait_until="domcontentloaded")
+        # A workspace of its own, so that no other notebook is open in the page.
+        page.goto(f"{base}/lab/workspaces/{path.stem}/tree/{path.name}?reset&token={token}",
+                  wait_until="domcontentloaded")
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                                timeout=60_000)
-        _run_all(page, path)
+        sources = _code_cells(path)
+        driven = next((i for i, source in enumerate(sources)
+                       if source.startswith("playground.invocation_type.value")), None)
+        if driven is not None:
+            # Use the playground as a learner would, before the clean-up removes it.
+            page.locator(".jp-CodeCell:visible",
+                         has_text="playground.invocation_type.value").first.click()
+            _run(page, "Run All Above Selected Cell", driven)
+            _use_the_playground(page, path)
+            _run(page, "Run Selected Cell and All Below", len(sources))
+        else:
+            _run(page, "Run All Cells", len(sources))
         errors = page.locator(".jp-OutputArea-output[data-mime-type="
-                              "'application/vnd.jupyter.error']").count()
-        tracebacks = page.locator(".jp-RenderedText[data-mime-type="
-                                  "'application/vnd.jupyter.stderr'] >> text=Traceback").count()
-        assert max(errors, tracebacks) <= _expected_errors(path), f"{path.name} shows errors"
+                              "'application/vnd.jupyter.stderr']").filter(has_text="Error")
+        shown = [errors.nth(i).inner_text()[-1500:] for i in range(errors.count())]
+        assert len(shown) <= _expected_errors(path), f"{path.name} shows errors: {shown}"
         source = path.read_text()
         if "```mermaid" in source:
             page.wait_for_selector(".jp-RenderedMermaid img, .jp-RenderedMermaid svg",
                                    timeout=30_000)
-        if "invocation_playground(" in source:
-            _use_the_playground(page, path)
         page.screenshot(path=str(ARTIFACTS / f"{path.stem}.png"), full_page=False)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / f"{path.stem}-failure.png"), full_page=False)
+        raise
     finally:
         page.close()
 
