@@ -19,11 +19,10 @@ import itertools
 import json
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import moto_adapter
+from . import moto_adapter, recursion
 from .moto_adapter import LambdaApiError
 
 RETRY_DELAYS_S = (60, 120)  # before the 2nd and the 3rd attempt
@@ -31,6 +30,7 @@ THROTTLE_FIRST_S = 1
 THROTTLE_MAX_S = 300
 THROTTLE_WINDOW_S = 6 * 3600  # throttled events are kept up to 6 hours
 DLQ_MESSAGE_BYTES = 1024  # ErrorMessage attribute: "first 1 KB of the error message"
+RECURSION_CONDITION = "RecursiveInvocationException"  # a stopped loop's record (lab's name)
 
 __all__ = ["AsyncEvent", "AsyncInvoker", "ScaledClock"]
 
@@ -67,6 +67,7 @@ class AsyncEvent:
     state: str = "queued"  # queued, running, retry, done
     aws_waited: float = 0.0  # the scaled waits so far (retries, back-off), in AWS seconds
     lab_waited: float = 0.0  # the same waits, as long as they took in the lab
+    lineage: dict | None = None  # recursion lineage of the request that caused it
 
     def aws_age(self) -> float:
         """The event's age as AWS would count it: the scaled waits count what AWS would
@@ -86,11 +87,14 @@ class AsyncInvoker:
         self._cond = threading.Condition()
         self._pending: dict[str, AsyncEvent] = {}
         self._stopped = False
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lab-async")
         self._clients = {}
         self._clients_lock = threading.Lock()
-        self._scheduler = threading.Thread(target=self._run, daemon=True, name="lab-async-queue")
-        self._scheduler.start()
+        # Each worker takes the next due event from the queue itself: no hand-off thread.
+        self._workers = [threading.Thread(target=self._run, daemon=True,
+                                          name=f"lab-async-{number}")
+                         for number in range(workers)]
+        for worker in self._workers:
+            worker.start()
 
     # -- the queue ------------------------------------------------------------------------
 
@@ -119,7 +123,9 @@ class AsyncInvoker:
                 if self._stopped:
                     return
                 _, _, event = heapq.heappop(self._heap)
-            self._pool.submit(self._attempt, event)
+                if self._heap and self._heap[0][0] <= now:
+                    self._cond.notify()  # more is due: wake another worker
+            self._attempt(event)
 
     def pending(self) -> list[AsyncEvent]:
         """Events not yet completed (queued, running or waiting for a retry)."""
@@ -141,8 +147,8 @@ class AsyncInvoker:
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
-        self._scheduler.join(timeout=5)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for worker in self._workers:
+            worker.join(timeout=5)
         left = self.pending()
         for event in left:
             self._complete(event, "dropped", reason="the lab stopped before the event ran")
@@ -166,6 +172,13 @@ class AsyncInvoker:
         except Exception:
             return self._complete(event, "dropped", reason="the function no longer exists")
         config = moto_adapter.event_invoke_config(spec, event.account_id)
+        lineage = None
+        if event.lineage is not None:  # a tracked chain: stop a recursive loop (notebook 04)
+            lineage = recursion.advance(event.lineage, spec.arn)
+            if (recursion.count_for(lineage, spec.arn) > recursion.RECURSION_LIMIT
+                    and moto_adapter.recursive_loop(spec, event.account_id) == "Terminate"):
+                return self._fail(event, spec, config, RECURSION_CONDITION,
+                                  recursion.STOPPED_REASON)
         max_age = config["MaximumEventAgeInSeconds"]
         age = event.aws_age()
         if age > max_age:
@@ -178,7 +191,7 @@ class AsyncInvoker:
         try:
             outcome = self.service.invoke(
                 spec, event.payload, event.invoked_arn, request_id=event.request_id,
-                source="async", attempt=event.attempts + 1,
+                source="async", attempt=event.attempts + 1, lineage=lineage,
             )
         except LambdaApiError as error:
             if error.code != 429:

@@ -22,10 +22,17 @@ import zipfile
 from pathlib import Path
 
 from .logs import OutputBuffer, log_stream_name
+from .recursion import format_lineage
 from .runtime_api import RuntimeApiServer
 
 RUNTIME_CLIENT = Path(__file__).with_name("runtime_client.py")
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+# awslambdaric imports the handler module from sys.path, which Lambda's own bootstrap
+# (and ``python -m`` without ``-I``) starts with the task root; ``-I`` leaves it out.
+AWSLAMBDARIC_MAIN = (
+    "import os, runpy, sys; sys.path.insert(0, os.environ['LAMBDA_TASK_ROOT']); "
+    "runpy.run_module('awslambdaric', run_name='__main__', alter_sys=True)"
+)
 SIGNAL_NAMES = {  # as Lambda reports a runtime killed by a signal (Go's names)
     signal.SIGKILL: "killed",
     signal.SIGSEGV: "segmentation fault",
@@ -42,13 +49,16 @@ __all__ = ["ExecutionEnvironment", "Invocation"]
 class Invocation:
     """One request to a function, and (once ``done``) what came of it."""
 
-    def __init__(self, request_id, event, invoked_arn, timeout_s, client_context=None):
+    def __init__(self, request_id, event, invoked_arn, timeout_s, client_context=None,
+                 lineage=None):
         self.request_id = request_id
         self.event = event
         self.invoked_arn = invoked_arn
         self.timeout_s = timeout_s
         self.client_context = client_context
         self.trace_id = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0"
+        if lineage:  # recursive loop detection follows this (helpers/recursion.py)
+            self.trace_id += f";Lineage={format_lineage(lineage)}"
         self.preamble = OutputBuffer()  # output before START: init, or stray threads
         self.output = OutputBuffer()
         self.started = None  # perf_counter() when the runtime took it
@@ -145,6 +155,7 @@ class ExecutionEnvironment:
         self._current = None  # taken by the runtime, running
         self._between = OutputBuffer()  # output outside any invocation (init, threads)
         self._ready = threading.Event()  # init finished (or failed)
+        self._closed = threading.Event()  # the process has exited and the Runtime API closed
         self.peak_rss_mb = 0
 
         self.task_root = workdir / self.id / "task"
@@ -157,7 +168,7 @@ class ExecutionEnvironment:
         env.update(base_env)
         env.update(self._lambda_variables())
         if runtime_client == "awslambdaric":
-            command = [sys.executable, "-I", "-u", "-m", "awslambdaric", spec.handler]
+            command = [sys.executable, "-I", "-u", "-c", AWSLAMBDARIC_MAIN, spec.handler]
         else:
             command = [sys.executable, "-I", "-u", str(RUNTIME_CLIENT)]
         self.process = subprocess.Popen(
@@ -343,6 +354,7 @@ class ExecutionEnvironment:
                 invocation.output.extend(self._between)
             invocation.finish("exit", None, self.exit_description(code))
         self.server.close()
+        self._closed.set()
         try:
             self.process.stdout.close()
         except OSError:
@@ -357,7 +369,5 @@ class ExecutionEnvironment:
         return f"Runtime exited with error: exit status {code}"
 
     def wait_closed(self, timeout: float = 5.0) -> None:
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
+        """Wait until the process has exited and its Runtime API port is closed."""
+        self._closed.wait(timeout)

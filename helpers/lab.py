@@ -224,6 +224,10 @@ class Lab:
 
     def _teardown(self):
         pending = []
+        gateway = getattr(self, "_api_gateway", None)
+        if gateway is not None:  # first: it invokes through the service
+            gateway.close()
+            self._api_gateway = None
         service = getattr(self, "service", None)
         if service is not None:
             moto_adapter.uninstall(service)
@@ -284,3 +288,26 @@ class Lab:
         if function_name is not None:
             envs = [env for env in envs if env.spec.name == function_name]
         return envs
+
+    # -- API Gateway (notebook 07) ---------------------------------------------------------
+
+    @property
+    def api_gateway(self):
+        """The lab's API Gateway endpoint (``helpers.api_gateway``), started on first use."""
+        with _lock:
+            if not self.running:
+                raise LabError("The lab is not running: run `lab = helpers.start_lab()` first.")
+            if getattr(self, "_api_gateway", None) is None:
+                from .api_gateway import ApiGateway
+
+                self._api_gateway = ApiGateway(self.service, self.region)
+            return self._api_gateway
+
+    def api_url(self, api_id: str, stage: str) -> str:
+        """The base URL of a REST API's deployed stage or an HTTP API's stage, on loopback.
+
+        Call it with ``requests``, ``urllib`` or ``curl``: ``lab.api_url(api_id, "prod") +
+        "/items"``. For an HTTP API's ``$default`` stage the URL has no stage in it, as
+        in AWS.
+        """
+        return self.api_gateway.url_for(api_id, stage)

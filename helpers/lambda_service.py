@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from . import moto_adapter
 from .async_invoke import AsyncEvent, AsyncInvoker, ScaledClock
 from .environments import ExecutionEnvironment, Invocation
+from .event_source_mappings import EventSourceMappings
 from .logs import iso_now, report_line, tail_base64
 from .moto_adapter import LambdaApiError
 from .trace import Trace
@@ -132,11 +133,12 @@ class LambdaService:
         self._stopped = threading.Event()
         self._logs = _LogWriter()
         self.events = AsyncInvoker(self, self.trace, self.clock, workers=async_workers)
+        self.event_source_mappings = EventSourceMappings(self)  # pollers (notebook 06)
         self._reaper = threading.Thread(target=self._reap, daemon=True, name="lab-reaper")
         self._reaper.start()
 
-    def lab_client(self, service: str):
-        """A boto3 client for the lab's own deliveries (destinations, dead-letter queues)."""
+    def lab_client(self, service: str, config=None):
+        """A boto3 client for the lab's own calls (deliveries, pollers); ``config``: botocore's."""
         import boto3
 
         session = boto3.session.Session(
@@ -145,7 +147,8 @@ class LambdaService:
             aws_session_token=self.base_env.get("AWS_SESSION_TOKEN"),
             region_name=self.base_env.get("AWS_DEFAULT_REGION", "us-east-1"),
         )
-        return session.client(service, endpoint_url=self.base_env["AWS_ENDPOINT_URL"])
+        return session.client(service, endpoint_url=self.base_env["AWS_ENDPOINT_URL"],
+                              config=config)
 
     # -- the Invoke API ------------------------------------------------------------------
 
@@ -187,13 +190,17 @@ class LambdaService:
         return 200, response_headers, outcome.payload
 
     def submit_event(self, spec, payload, invoked_arn, request_id, function_name, qualifier,
-                     account_id, region, source="api"):
-        """Put an event in the asynchronous queue (the 202 path)."""
+                     account_id, region, source="api", lineage=None):
+        """Put an event in the asynchronous queue (the 202 path).
+
+        ``lineage``: the recursion lineage of the request that caused the event (an S3
+        notification's, see helpers/recursion.py), or None when nobody tracks it.
+        """
         if source != "api":
             self.trace.record("invoke", request_id=request_id, function=spec.arn,
                               version=spec.version, invocation_type="Event", source=source)
         event = AsyncEvent(request_id, function_name, qualifier, payload, account_id, region,
-                           invoked_arn=invoked_arn)
+                           invoked_arn=invoked_arn, lineage=lineage)
         self.events.submit(event, spec.arn)
         return event
 
@@ -225,7 +232,7 @@ class LambdaService:
     # -- running a function -------------------------------------------------------------
 
     def invoke(self, spec, payload: bytes, invoked_arn: str, client_context=None,
-               request_id=None, source="api", attempt=1) -> InvokeOutcome:
+               request_id=None, source="api", attempt=1, lineage=None) -> InvokeOutcome:
         """Run ``spec``'s handler once, synchronously, on a warm or a new environment.
 
         Raises TooManyRequestsException (429) when concurrency is exhausted.
@@ -247,7 +254,8 @@ class LambdaService:
         self.trace.record("attempt.start", request_id=request_id, function=spec.arn,
                           version=spec.version, environment=environment.id, cold=cold,
                           attempt=attempt, source=source)
-        invocation = Invocation(request_id, payload, invoked_arn, spec.timeout, client_context)
+        invocation = Invocation(request_id, payload, invoked_arn, spec.timeout, client_context,
+                                lineage=lineage)
         environment.start(invocation)
         try:
             self._wait(environment, invocation, spec, cold)
@@ -476,6 +484,7 @@ class LambdaService:
 
     def stop(self) -> list:
         """Stop everything; returns the asynchronous events that were still pending."""
+        self.event_source_mappings.stop()  # first: pollers invoke through this service
         pending = self.events.stop()
         self._stopped.set()
         with self._lock:

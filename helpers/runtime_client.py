@@ -21,6 +21,17 @@ import traceback
 
 API_PREFIX = "/2018-06-01/runtime"
 THIS_FILE = os.path.abspath(__file__)
+# What the Python runtime logs before an error in the Init phase (awslambdaric's wording).
+UNHANDLED_WARNING = (
+    "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function "
+    "code. However, in rare cases, a Lambda runtime update can cause unexpected function "
+    "behavior. For functions using managed runtimes, runtime updates can be triggered by a "
+    "function change, or can be applied automatically. To determine if the runtime has been "
+    "updated, check the runtime version in the INIT_START log entry. If this error "
+    "correlates with a change in the runtime version, you may be able to mitigate this "
+    "error by temporarily rolling back to the previous runtime version. For more "
+    "information, see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\r"
+)
 
 
 class Fault(Exception):
@@ -47,6 +58,9 @@ def error_from_exception(exc, request_id=""):
     frames = traceback.extract_tb(exc.__traceback__)
     while frames and os.path.abspath(frames[0].filename) == THIS_FILE:
         frames = frames[1:]
+    # Plain (file, line, function, code) tuples, as awslambdaric formats them: without the
+    # column markers (^^^^) that Python 3.11+ would add.
+    frames = [(frame.filename, frame.lineno, frame.name, frame.line) for frame in frames]
     return error_object(str(exc), type(exc).__name__, traceback.format_list(frames), request_id)
 
 
@@ -57,13 +71,12 @@ def log_error(error):
         first += " " + error["errorType"]
     if error["errorMessage"]:
         first += (": " if error["errorType"] else " ") + error["errorMessage"]
-    lines = [first]
-    if error["stackTrace"]:
-        lines.append("Traceback (most recent call last):")
-        for frame in error["stackTrace"]:
-            for line in frame.rstrip("\n").split("\n"):
-                stripped = line.lstrip(" ")
-                lines.append("\u00a0" * (len(line) - len(stripped)) + stripped)
+    # As awslambdaric: the Traceback line is there even when the trace is empty.
+    lines = [first, "Traceback (most recent call last):"]
+    for frame in error["stackTrace"]:
+        for line in frame.rstrip("\n").split("\n"):
+            stripped = line.lstrip(" ")
+            lines.append("\u00a0" * (len(line) - len(stripped)) + stripped)
     sys.stdout.write("\r".join(lines) + "\n")
     sys.stdout.flush()
 
@@ -141,12 +154,15 @@ class RequestIdFilter(logging.Filter):
     request_id = None
 
     def filter(self, record):
-        record.aws_request_id = RequestIdFilter.request_id
+        record.aws_request_id = RequestIdFilter.request_id or ""  # "" outside an invocation
         return True
 
 
 def setup_logging():
+    """The root logger as awslambdaric sets it up: one record, one line; level WARNING
+    unless the function's log level is configured (so ``logger.info`` needs setLevel)."""
     handler = logging.StreamHandler(sys.stdout)
+    handler.terminator = ""  # the format ends with its own newline
     handler.setFormatter(
         logging.Formatter(
             "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
@@ -157,7 +173,10 @@ def setup_logging():
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "INFO").upper())
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    level = {"TRACE": "DEBUG"}.get(level, level)
+    if isinstance(logging.getLevelName(level), int):
+        root.setLevel(level)
 
 
 class RuntimeApi:
@@ -277,6 +296,7 @@ def main():
     else:
         error = None
     if error is not None:
+        logging.warning(UNHANDLED_WARNING)
         log_error(error)
         try:
             api.post_error("/init/error", error)

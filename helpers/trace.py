@@ -9,13 +9,37 @@ Kinds, and their main fields:
 - ``invoke``: request_id, function, invocation_type, source ("api" or a service)
 - ``throttle``: request_id, function, reason
 - ``attempt.start`` / ``attempt.end``: request_id, function, attempt, environment,
-  cold, and at the end outcome ("success", "error", "timeout", ...) and duration_ms
+  cold, and at the end outcome ("response", "error", "init_error", "timeout", "exit"),
+  error_type and duration_ms
 - ``environment``: environment, function, state ("initializing", "idle", "busy",
   "retired", "dead")
 - ``event.queued``: request_id, function (an asynchronous event entered the queue)
 - ``event.retry``: request_id, attempt, reason, aws_delay_s, lab_delay_s
 - ``event.completed``: request_id, outcome ("succeeded", "delivered", "dropped"),
   targets, reason. Each queued event completes exactly once.
+- ``s3.notification``: an S3 request produced an event for a destination:
+  s3_request_id, bucket, key, event_name, destination, configuration_id, outcome
+  ("queued", "sent", "not delivered"); for functions also request_id (the asynchronous
+  event's), chain_count (recursive loop detection) and the event itself (notebook 04)
+- ``mapping.state``: mapping (an event source mapping's UUID), state ("Creating",
+  "Enabled", "Disabling", ..., "Deleted"), function, source (notebook 06)
+- ``batch.start`` / ``batch.end``: a poller's batch: mapping, batch, message_ids,
+  receive_counts, trigger ("batch size", "window", "no window", "payload limit"), bytes;
+  at the end request_id, outcome ("success", "partial", "error", "invalid response",
+  "throttled"), deleted and retried (message ids), error_type. ``batch.filtered``
+  (deleted without an invoke), ``batch.throttled``, ``batch.released`` (made visible
+  again when the mapping stopped) and ``mapping.error`` complete the story (notebook 06)
+- ``apigateway.request``: an HTTP request reached the lab's API Gateway: request_id (API
+  Gateway's, as in the ``x-amzn-RequestId`` or ``apigw-requestid`` header), api_type
+  ("REST", "HTTP"), api_id, stage, method, path, route (the matched resource or route
+  key), function, and the Lambda event (None if none was built; bodies over 64 KB
+  shortened). Its ``invoke`` has source "apigateway" and api_request_id (notebook 07)
+- ``apigateway.response``: request_id, status, outcome ("integration" for the function's
+  own response; "function_error", "malformed", "rejected", "timeout", "missing_token",
+  "forbidden", "too_large", "configuration"), detail (why, as API Gateway's execution
+  log would say), headers, body, lambda_request_id, function, seconds
+- ``apigateway.abandoned``: a function finished after the gateway stopped waiting (504
+  or 503): request_id, lambda_request_id, function, outcome, seconds_after_response
 """
 
 from __future__ import annotations

@@ -1,0 +1,668 @@
+"""API Gateway's data plane: a real HTTP front door that invokes Lambda synchronously.
+
+moto keeps the APIs (the control plane: REST APIs with resources, methods, integrations,
+deployments and stages; HTTP APIs with routes, integrations and stages). This module
+serves them on one HTTP server on 127.0.0.1:
+
+    http://127.0.0.1:PORT/restapis/{api_id}/{stage}/...    a REST API's deployed stage
+    http://127.0.0.1:PORT/httpapis/{api_id}/...            an HTTP API's $default stage
+    http://127.0.0.1:PORT/httpapis/{api_id}/{stage}/...    an HTTP API's other stages
+
+``lab.api_url(api_id, stage)`` gives the base URL. Each request is matched to a resource
+or route as API Gateway matches it, turned into a Lambda proxy event (payload format 1.0
+or 2.0, see ``helpers.api_gateway_events``), and invoked synchronously through the lab's
+Lambda service with the integration's timeout; the function's response is mapped back.
+The gateway's own errors use AWS's status codes and bodies:
+https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html
+
+Every request is recorded in the lab's trace: ``apigateway.request`` (with the event),
+``invoke`` (source "apigateway"), the service's attempts, ``apigateway.response``, and
+``apigateway.abandoned`` when a function finishes after the gateway stopped waiting.
+Introduced in notebook 07.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
+
+from . import moto_adapter
+from .api_gateway_events import (
+    Base64BodyError,
+    MalformedResponse,
+    http_event,
+    is_text_media_type,
+    map_v1_response,
+    map_v2_response,
+    media_type_matches,
+    rest_event,
+)
+from .lambda_service import MAX_SYNC_PAYLOAD
+from .moto_adapter import ACCOUNT_ID, LambdaApiError
+
+MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload quota (REST and HTTP APIs)
+TRACE_BODY_CHARS = 64 * 1024  # bodies longer than this are shortened in the trace
+PRINCIPAL = "apigateway.amazonaws.com"
+LAMBDA_URI = re.compile(
+    r"^arn:aws[a-z-]*:apigateway:[a-z0-9-]+:lambda:path/2015-03-31/functions/(.+)/invocations$")
+STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+__all__ = ["ApiGateway", "HttpResponse"]
+
+
+@dataclass
+class HttpResponse:
+    """What the gateway answers: status, headers (in order) and body."""
+
+    status: int
+    headers: list = field(default_factory=list)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+
+def _json_error(message: str, compact: bool) -> bytes:
+    # REST APIs write {"message": "..."}, HTTP APIs {"message":"..."}, as AWS does.
+    return (f'{{"message":"{message}"}}' if compact else f'{{"message": "{message}"}}').encode()
+
+
+# Errors as the client sees them: (status, message, compact JSON).
+REST_ERRORS = {
+    "forbidden": (403, "Forbidden", True),
+    "missing_token": (403, "Missing Authentication Token", True),
+    "too_large": (413, "Request Too Long", True),
+    "rejected": (500, "Internal server error", False),  # Lambda refused the invoke
+    "function_error": (502, "Internal server error", False),
+    "malformed": (502, "Internal server error", False),
+    "configuration": (500, "Internal server error", False),  # API_CONFIGURATION_ERROR
+    "timeout": (504, "Endpoint request timed out", False),
+}
+HTTP_ERRORS = {
+    "forbidden": (404, "Not Found", True),
+    "missing_token": (404, "Not Found", True),
+    "too_large": (413, "Request Too Long", True),
+    "rejected": (500, "Internal Server Error", True),
+    "function_error": (500, "Internal Server Error", True),
+    "malformed": (500, "Internal Server Error", True),
+    "configuration": (500, "Internal Server Error", True),
+    "timeout": (503, "Service Unavailable", True),
+}
+
+
+def _template_key(template: str):
+    """Sort key: literal segments beat {param}, which beats {greedy+}, left to right."""
+    return tuple(0 if s.endswith("+}") else 1 if s.startswith("{") else 2
+                 for s in template.split("/") if s)
+
+
+def match_template(template: str, segments: list[str]) -> dict | None:
+    """Path parameters if ``segments`` (decoded) match ``template``, else None."""
+    parts = [s for s in template.split("/") if s]
+    params = {}
+    for index, part in enumerate(parts):
+        if part.startswith("{") and part.endswith("+}"):
+            if index != len(parts) - 1 or index >= len(segments):
+                return None
+            params[part[1:-2]] = "/".join(segments[index:])
+            return params
+        if index >= len(segments):
+            return None
+        if part.startswith("{") and part.endswith("}"):
+            params[part[1:-1]] = segments[index]
+        elif part != segments[index]:
+            return None
+    return params if len(parts) == len(segments) else None
+
+
+def _segments(raw_path: str) -> list[str]:
+    return [unquote(s) for s in raw_path.split("/") if s]
+
+
+def _glob(pattern: str, value: str) -> bool:
+    """IAM's StringLike / ArnLike wildcards: * (any run) and ? (one character)."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.S) is not None
+
+
+def _values(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def policy_allows(statements: list[dict], function_arn: str, source_arn: str,
+                  account_id: str) -> bool:
+    """Whether a function's resource policy lets API Gateway invoke it from ``source_arn``."""
+    for statement in statements:
+        if statement.get("Effect", "Allow") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        services = principal.get("Service") if isinstance(principal, dict) else principal
+        if not any(p in (PRINCIPAL, "*") for p in _values(services or [])):
+            continue
+        actions = _values(statement.get("Action", []))
+        if not any(_glob(a, "lambda:InvokeFunction") for a in actions):
+            continue
+        resources = _values(statement.get("Resource", function_arn))
+        if not any(_glob(r, function_arn) for r in resources):
+            continue
+        if _conditions_hold(statement.get("Condition") or {}, source_arn, account_id):
+            return True
+    return False
+
+
+def _conditions_hold(conditions: dict, source_arn: str, account_id: str) -> bool:
+    context = {"aws:sourcearn": source_arn, "aws:sourceaccount": account_id}
+    for operator, tests in conditions.items():
+        for key, expected in tests.items():
+            actual = context.get(key.lower())
+            if actual is None:
+                return False
+            if operator in ("StringEquals", "ArnEquals"):
+                ok = actual in _values(expected)
+            elif operator in ("StringLike", "ArnLike"):
+                ok = any(_glob(p, actual) for p in _values(expected))
+            else:
+                return False  # an operator the lab does not evaluate never allows
+            if not ok:
+                return False
+    return True
+
+
+@dataclass
+class _Target:
+    """The function an integration invokes."""
+
+    name: str
+    qualifier: str | None
+
+
+def parse_lambda_uri(uri: str | None, stage_variables: dict) -> _Target:
+    """The function named by an integration URI (stage variables substituted)."""
+    if not uri:
+        raise ValueError("the integration has no URI")
+
+    def substitute(match):
+        name = match.group(1)
+        if name not in stage_variables:
+            raise ValueError(f"stage variable {name!r} is not set")
+        return stage_variables[name]
+
+    uri = STAGE_VARIABLE.sub(substitute, uri)
+    match = LAMBDA_URI.match(uri)
+    arn = match.group(1) if match else uri
+    if ":function:" in arn:
+        name, _, qualifier = arn.split(":function:", 1)[1].partition(":")
+        return _Target(arn.rsplit(":", 1)[0] if qualifier else arn, qualifier or None)
+    if match is None or not arn:
+        raise ValueError(f"{uri!r} does not name a Lambda function")
+    name, _, qualifier = arn.partition(":")
+    return _Target(name, qualifier or None)
+
+
+def _request_ids(kind: str) -> tuple[str, str]:
+    """(request id, extended request id) in the shape each kind of API uses."""
+    if kind == "REST":
+        extended = base64.b64encode(os.urandom(9)).decode()[:11] + "="
+        return str(uuid.uuid4()), extended
+    short = base64.b64encode(os.urandom(12)).decode()[:15] + "="
+    return short, short
+
+
+def _trace_id() -> str:
+    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+
+
+def _shorten(event: dict) -> dict:
+    body = event.get("body")
+    if isinstance(body, str) and len(body) > TRACE_BODY_CHARS:
+        event = dict(event)
+        event["body"] = body[:TRACE_BODY_CHARS] + f"… ({len(body)} characters in all)"
+    return event
+
+
+class ApiGateway:
+    """The lab's API Gateway endpoint. Started by the lab on first use (``lab.api_url``)."""
+
+    def __init__(self, service, region: str):
+        self.service = service
+        self.trace = service.trace
+        self.region = region
+        self._executor = ThreadPoolExecutor(max_workers=256,
+                                            thread_name_prefix="lab-apigateway-invoke")
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.gateway = self
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.1}, daemon=True,
+                                        name="lab-apigateway")
+        self._thread.start()
+        host, port = self._server.server_address[:2]
+        self.url = f"http://{host}:{port}"
+        self.port = port
+
+    # -- URLs -----------------------------------------------------------------------------
+
+    def url_for(self, api_id: str, stage: str) -> str:
+        """The base URL of an API's stage; a clear error if it cannot answer yet."""
+        from .errors import LabError
+
+        kind = moto_adapter.api_kind(api_id, ACCOUNT_ID, self.region)
+        if kind == "REST":
+            if moto_adapter.find_rest_stage(api_id, stage, ACCOUNT_ID, self.region) is None:
+                names = moto_adapter.rest_stage_names(api_id, ACCOUNT_ID, self.region)
+                raise LabError(
+                    f"REST API {api_id} has no deployed stage {stage!r} (stages: "
+                    f"{', '.join(names) or 'none'}). Deploy it first: apigateway."
+                    f"create_deployment(restApiId={api_id!r}, stageName={stage!r}).")
+            return f"{self.url}/restapis/{api_id}/{stage}"
+        if kind == "HTTP":
+            if stage not in moto_adapter.http_stage_names(api_id, ACCOUNT_ID, self.region):
+                raise LabError(
+                    f"HTTP API {api_id} has no stage {stage!r}. Create it first: apigatewayv2."
+                    f"create_stage(ApiId={api_id!r}, StageName={stage!r}, AutoDeploy=True).")
+            base = f"{self.url}/httpapis/{api_id}"
+            return base if stage == "$default" else f"{base}/{stage}"
+        if kind is not None:
+            raise LabError(f"API {api_id} is a {kind} API: the lab serves REST and HTTP APIs.")
+        raise LabError(f"There is no REST or HTTP API with id {api_id!r} in this lab.")
+
+    # -- requests -------------------------------------------------------------------------
+
+    def handle(self, method: str, target: str, headers: list, body: bytes,
+               source_ip: str, too_large: bool = False) -> HttpResponse:
+        """Answer one request (``target`` is the path and query the client sent)."""
+        started = time.perf_counter()
+        raw_path, _, raw_query = target.partition("?")
+        parts = raw_path.split("/", 4)
+        kind = {"restapis": "REST", "httpapis": "HTTP"}.get(parts[1] if len(parts) > 1 else "")
+        request_id, extended_id = _request_ids(kind or "REST")
+        context = {"request_id": request_id, "extended_id": extended_id, "kind": kind,
+                   "method": method, "started": started, "api_id": None, "stage": None,
+                   "route": None, "function": None, "lambda_request_id": None}
+        try:
+            if kind is None or len(parts) < 3:
+                response = self._error(context, "forbidden", "not an API URL")
+            elif too_large:
+                response = self._error(context, "too_large", "over 10 MB")
+            elif kind == "REST":
+                response = self._rest(context, parts, raw_query, headers, body, source_ip)
+            else:
+                response = self._http(context, parts, raw_query, headers, body, source_ip)
+        except Exception as error:  # a bug in the lab still answers, and says why
+            response = self._error(context, "rejected", f"lab error: {error!r}")
+        if method == "HEAD":
+            response.body = b""
+        return response
+
+    def _finish(self, context, response: HttpResponse, outcome: str,
+                detail: str | None = None) -> HttpResponse:
+        if context["kind"] == "HTTP":
+            response.headers.append(("Apigw-Requestid", context["request_id"]))
+        else:
+            response.headers.append(("x-amzn-RequestId", context["request_id"]))
+            response.headers.append(("x-amz-apigw-id", context["extended_id"]))
+            if outcome == "integration":
+                response.headers.append(("X-Amzn-Trace-Id", context.get("trace_id", "")))
+        body = response.body
+        text = body[:TRACE_BODY_CHARS].decode("utf-8", "replace")
+        self.trace.record(
+            "apigateway.response", request_id=context["request_id"],
+            api_id=context["api_id"], stage=context["stage"], status=response.status,
+            outcome=outcome, detail=detail, headers=list(response.headers), body=text,
+            lambda_request_id=context["lambda_request_id"], function=context["function"],
+            seconds=round(time.perf_counter() - context["started"], 4))
+        return response
+
+    def _error(self, context, error: str, detail: str) -> HttpResponse:
+        table = HTTP_ERRORS if context["kind"] == "HTTP" else REST_ERRORS
+        status, message, compact = table[error]
+        response = HttpResponse(status, [("Content-Type", "application/json")],
+                                _json_error(message, compact))
+        return self._finish(context, response, error, detail)
+
+    def _record_request(self, context, path, event=None):
+        self.trace.record(
+            "apigateway.request", request_id=context["request_id"], api_type=context["kind"],
+            api_id=context["api_id"], stage=context["stage"], method=context["method"],
+            path=path, route=context["route"], function=context["function"],
+            event=_shorten(event) if event is not None else None)
+
+    # -- REST APIs ------------------------------------------------------------------------
+
+    def _rest(self, context, parts, raw_query, headers, body, source_ip):
+        if len(parts) < 4 or not parts[3]:
+            return self._error(context, "missing_token", "no stage in the URL")
+        api_id, stage_name = parts[2], unquote(parts[3])
+        context.update(api_id=api_id, stage=stage_name)
+        raw_path = "/" + (parts[4] if len(parts) > 4 else "")
+        stage = moto_adapter.find_rest_stage(api_id, stage_name, ACCOUNT_ID, self.region)
+        if stage is None:
+            self._record_request(context, raw_path)
+            return self._error(context, "forbidden", "no such API or stage")
+        segments = _segments(raw_path)
+        matches = []
+        for resource in stage.resources:
+            params = match_template(resource.path, segments)
+            if params is not None:
+                matches.append((_template_key(resource.path), resource, params))
+        matches.sort(key=lambda item: item[0], reverse=True)
+        resource, params = (matches[0][1], matches[0][2]) if matches else (None, None)
+        method = None
+        if resource is not None:
+            method = resource.methods.get(context["method"]) or resource.methods.get("ANY")
+        if method is None:
+            self._record_request(context, raw_path)
+            return self._error(context, "missing_token", "no resource and method match")
+        context["route"] = f"{context['method']} {resource.path}"
+        if method.integration_type != "AWS_PROXY":
+            self._record_request(context, raw_path)
+            return self._error(context, "rejected",
+                               f"integration type {method.integration_type}: the lab serves "
+                               "Lambda proxy (AWS_PROXY) integrations only")
+        content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
+        trace_id = _trace_id()
+        context["trace_id"] = trace_id
+        forwarded = self._forwarded_headers(headers, source_ip, trace_id)
+        path = "/" + "/".join(segments) if segments else "/"
+        event = rest_event(
+            method=context["method"], path=path, raw_query=raw_query, headers=forwarded,
+            body=body, body_is_binary=media_type_matches(content_type, stage.binary_media_types),
+            resource_path=resource.path, resource_id=resource.resource_id,
+            path_parameters=params, stage=stage_name, stage_variables=stage.variables,
+            api_id=api_id, account_id=ACCOUNT_ID, region=self.region,
+            request_id=context["request_id"], extended_request_id=context["extended_id"],
+            epoch_ms=int(time.time() * 1000), source_ip=source_ip,
+            deployment_id=stage.deployment_id)
+        source_arn = (f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{api_id}/{stage_name}/"
+                      f"{context['method']}{resource.path}")
+        accept = next((v for k, v in headers if k.lower() == "accept"), None)
+
+        def mapper(payload):
+            return map_v1_response(payload, accept=accept,
+                                   binary_media_types=stage.binary_media_types)
+
+        return self._integrate(context, raw_path, event, method.uri, method.credentials,
+                               stage.variables, source_arn, method.timeout_ms / 1000, mapper)
+
+    # -- HTTP APIs ------------------------------------------------------------------------
+
+    def _http(self, context, parts, raw_query, headers, body, source_ip):
+        api_id = parts[2]
+        context["api_id"] = api_id
+        rest = "/" + "/".join(parts[3:])
+        names = moto_adapter.http_stage_names(api_id, ACCOUNT_ID, self.region)
+        first = unquote(parts[3]) if len(parts) > 3 else ""
+        if first and first != "$default" and first in names:
+            stage_name = first
+            route_path = "/" + (parts[4] if len(parts) > 4 else "")
+        elif "$default" in names:
+            stage_name, route_path = "$default", rest
+        else:
+            self._record_request(context, rest)
+            return self._error(context, "forbidden", "no such API or stage")
+        context["stage"] = stage_name
+        stage = moto_adapter.find_http_stage(api_id, stage_name, ACCOUNT_ID, self.region)
+        if stage is None:
+            self._record_request(context, rest)
+            return self._error(context, "forbidden", "no such API or stage")
+        route, params = self._match_route(stage.routes, context["method"], route_path)
+        if route is None:
+            self._record_request(context, rest)
+            return self._error(context, "missing_token", "no route matches")
+        context["route"] = route.route_key
+        integration = route.integration
+        if integration is None or integration.integration_type != "AWS_PROXY":
+            self._record_request(context, rest)
+            kind = integration.integration_type if integration else "none"
+            return self._error(context, "rejected", f"integration type {kind}: the lab "
+                               "serves Lambda proxy (AWS_PROXY) integrations only")
+        forwarded = self._forwarded_headers(headers, source_ip, _trace_id())
+        now_ms = int(time.time() * 1000)
+        if integration.payload_format_version == "2.0":
+            event = http_event(
+                method=context["method"], raw_path=rest, raw_query=raw_query,
+                headers=forwarded, body=body, route_key=route.route_key,
+                path_parameters=params, stage=stage_name, stage_variables=stage.variables,
+                api_id=api_id, account_id=ACCOUNT_ID, region=self.region,
+                request_id=context["request_id"], epoch_ms=now_ms, source_ip=source_ip)
+            mapper = map_v2_response
+        else:
+            content_type = next((v for k, v in forwarded if k.lower() == "content-type"), None)
+            resource_path = route.route_key.split(" ", 1)[-1]
+            event = rest_event(
+                method=context["method"], path=unquote(rest), raw_query=raw_query,
+                headers=forwarded, body=body,
+                body_is_binary=not is_text_media_type(content_type),
+                resource_path=resource_path, resource_id=None, path_parameters=params,
+                stage=stage_name, stage_variables=stage.variables, api_id=api_id,
+                account_id=ACCOUNT_ID, region=self.region, request_id=context["request_id"],
+                extended_request_id=context["extended_id"], epoch_ms=now_ms,
+                source_ip=source_ip, version="1.0")
+
+            def mapper(payload):
+                return map_v1_response(payload, always_decode=True)
+
+        if route.route_key == "$default":
+            arn_route = "$default"
+        else:
+            arn_route = f"{context['method']}{route.route_key.split(' ', 1)[-1]}"
+        source_arn = (f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{api_id}/{stage_name}/"
+                      f"{arn_route}")
+        return self._integrate(context, rest, event, integration.uri, integration.credentials,
+                               stage.variables, source_arn, integration.timeout_ms / 1000,
+                               mapper)
+
+    @staticmethod
+    def _match_route(routes, method: str, route_path: str):
+        segments = _segments(route_path)
+        best, best_key, default = None, None, None
+        for route in routes:
+            if route.route_key == "$default":
+                default = route
+                continue
+            verb, _, template = route.route_key.partition(" ")
+            if verb not in (method, "ANY"):
+                continue
+            params = match_template(template, segments)
+            if params is None:
+                continue
+            key = (_template_key(template), verb == method)
+            if best_key is None or key > best_key:
+                best, best_key = (route, params), key
+        if best is not None:
+            return best
+        return (default, None) if default is not None else (None, None)
+
+    # -- the integration ------------------------------------------------------------------
+
+    def _forwarded_headers(self, headers, source_ip, trace_id):
+        forwarded = list(headers)
+        names = {name.lower(): index for index, (name, _) in enumerate(forwarded)}
+        if "x-forwarded-for" in names:
+            index = names["x-forwarded-for"]
+            forwarded[index] = (forwarded[index][0], f"{forwarded[index][1]}, {source_ip}")
+        else:
+            forwarded.append(("X-Forwarded-For", source_ip))
+        forwarded.append(("X-Forwarded-Port", str(self.port)))
+        forwarded.append(("X-Forwarded-Proto", "http"))
+        forwarded.append(("X-Amzn-Trace-Id", trace_id))
+        return forwarded
+
+    def _integrate(self, context, path, event, uri, credentials, stage_variables,
+                   source_arn, timeout_s, mapper) -> HttpResponse:
+        try:
+            target = parse_lambda_uri(uri, stage_variables)
+        except ValueError as error:
+            self._record_request(context, path, event)
+            return self._error(context, "rejected", f"configuration error: {error}")
+        context["function"] = target.name
+        try:
+            spec = moto_adapter.find_function(target.name, target.qualifier, ACCOUNT_ID,
+                                              self.region)
+        except Exception:
+            self._record_request(context, path, event)
+            return self._error(context, "rejected",
+                               f"Lambda: function {target.name} not found")
+        context["function"] = spec.arn
+        invoked_arn = spec.arn + (f":{target.qualifier}" if target.qualifier else "")
+        self._record_request(context, path, event)
+        if not credentials:
+            statements = moto_adapter.function_policy_statements(
+                spec.name, target.qualifier, ACCOUNT_ID, self.region)
+            if not policy_allows(statements, invoked_arn, source_arn, ACCOUNT_ID):
+                return self._error(context, "rejected",
+                                   "Invalid permissions on Lambda function "
+                                   f"(no statement allows {PRINCIPAL} from {source_arn})")
+        payload = _encode(event)
+        if len(payload) > MAX_SYNC_PAYLOAD:
+            return self._error(context, "rejected", "Lambda: RequestTooLargeException "
+                               f"({len(payload)} bytes; the limit is {MAX_SYNC_PAYLOAD})")
+        lambda_request_id = str(uuid.uuid4())
+        context["lambda_request_id"] = lambda_request_id
+        self.trace.record("invoke", request_id=lambda_request_id, function=spec.arn,
+                          version=spec.version, invocation_type="RequestResponse",
+                          source="apigateway", api_request_id=context["request_id"])
+        future = self._executor.submit(self.service.invoke, spec, payload, invoked_arn,
+                                       request_id=lambda_request_id, source="apigateway")
+        try:
+            outcome = future.result(timeout=timeout_s)
+        except FutureTimeout:
+            gave_up = time.perf_counter()
+            future.add_done_callback(lambda f: self._abandoned(context, f, gave_up))
+            return self._error(context, "timeout",
+                               f"the integration did not answer in {timeout_s * 1000:.0f} ms")
+        except LambdaApiError as error:
+            reason = getattr(error, "reason", None) or error.error_type
+            return self._error(context, "rejected", f"Lambda: {error.code} {reason}")
+        if outcome.function_error:
+            return self._error(context, "function_error",
+                               f"function error: {outcome.error_type}")
+        try:
+            status, headers, body = mapper(outcome.payload)
+        except Base64BodyError as error:
+            return self._error(context, "configuration", f"configuration error: {error}")
+        except MalformedResponse as error:
+            return self._error(context, "malformed", f"Malformed Lambda proxy response: {error}")
+        return self._finish(context, HttpResponse(status, headers, body), "integration")
+
+    def _abandoned(self, context, future, gave_up):
+        error = future.exception()
+        if error is not None:
+            outcome = f"api error: {error}"
+        else:
+            result = future.result()
+            outcome = (f"function error: {result.error_type}" if result.function_error
+                       else "response")
+        self.trace.record(
+            "apigateway.abandoned", request_id=context["request_id"],
+            lambda_request_id=context["lambda_request_id"], function=context["function"],
+            outcome=outcome, seconds_after_response=round(time.perf_counter() - gave_up, 3))
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        self._executor.shutdown(wait=False)
+
+
+def _encode(event: dict) -> bytes:
+    import json
+
+    return json.dumps(event, separators=(",", ":")).encode()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address, handler):
+        self.connections = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def close_connections(self):
+        with self.connections_lock:
+            connections = list(self.connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = 300  # an idle keep-alive connection is closed after this
+
+    def setup(self):
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self):
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
+
+    def log_message(self, *args):  # quiet: nothing reaches a notebook's output
+        pass
+
+    def _read_body(self) -> tuple[bytes, bool]:
+        """The request body, and whether it was over the 10 MB quota (then not kept)."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks, size = [], 0
+            while True:
+                length = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if length == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunk = self.rfile.read(length)
+                self.rfile.readline()
+                size += length
+                if size <= MAX_REQUEST_BYTES:
+                    chunks.append(chunk)
+            return (b"".join(chunks), False) if size <= MAX_REQUEST_BYTES else (b"", True)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length <= MAX_REQUEST_BYTES:
+            return self.rfile.read(length) if length else b"", False
+        remaining = length
+        while remaining > 0:  # read and drop it, so the client sees the answer
+            remaining -= len(self.rfile.read(min(remaining, 1 << 20)) or b"x" * remaining)
+        return b"", True
+
+    def _serve(self):
+        body, too_large = self._read_body()
+        headers = [(name, value) for name, value in self.headers.items()]
+        response = self.server.gateway.handle(self.command, self.path, headers, body,
+                                              self.client_address[0], too_large)
+        self.send_response_only(response.status)
+        self.send_header("Date", self.date_time_string())
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Connection", "close" if self.close_connection else "keep-alive")
+        self.end_headers()
+        if response.body:
+            self.wfile.write(response.body)
+
+
+for _verb in METHODS:
+    setattr(_Handler, f"do_{_verb}", _Handler._serve)

@@ -1,0 +1,419 @@
+"""Event source mappings: Lambda reads a queue for you and invokes your function.
+
+``create_event_source_mapping`` connects an SQS queue to a function. The lab answers
+that API (and Get, List, Update, Delete) here, with AWS's validation and states, and
+runs one poller per enabled mapping (``helpers.sqs_poller``). A mapping moves through
+the states Lambda reports::
+
+    Creating -> Enabled                  (or Disabled, when created with Enabled=False)
+    Enabled  -> Disabling -> Disabled    (UpdateEventSourceMapping Enabled=False)
+    Disabled -> Enabling  -> Enabled     (Enabled=True)
+    Enabled  -> Updating  -> Enabled     (any other change)
+    any      -> Deleting  -> gone        (DeleteEventSourceMapping)
+
+Every change of state is recorded in the trace (``mapping.state``). Other event sources
+(DynamoDB Streams, Kinesis) are left to moto until the lab polls them too: add their
+poller to ``POLLERS``. Introduced in notebook 06.
+
+https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid as uuids
+from dataclasses import dataclass, field
+
+from . import moto_adapter
+from .event_filters import FilterPatternError, parse_filter_criteria
+from .moto_adapter import LambdaApiError
+from .sqs_poller import SqsPoller
+
+REASON = "USER_INITIATED"
+SQS_DEFAULT_BATCH = 10
+SQS_FIFO_MAX_BATCH = 10
+MAX_BATCH = 10_000
+MAX_WINDOW_S = 300
+MAX_CONCURRENCY_RANGE = (2, 1000)
+RESPONSE_TYPES = ("ReportBatchItemFailures",)
+POLLERS = {"sqs": SqsPoller}  # event source service -> the lab's poller for it
+
+__all__ = ["EventSourceMappings", "Mapping", "POLLERS"]
+
+
+def _invalid(message: str) -> LambdaApiError:
+    return LambdaApiError(400, "InvalidParameterValueException", message)
+
+
+def _constraint(value, member: str, rule: str) -> LambdaApiError:
+    """AWS's request validation error (before any other check)."""
+    return LambdaApiError(
+        400, "ValidationException",
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+        f"constraint: {rule}",
+    )
+
+
+@dataclass
+class Mapping:
+    """One event source mapping, as the Lambda API describes it."""
+
+    uuid: str
+    account_id: str
+    region: str
+    function_name: str  # as the caller gave it: name or ARN, perhaps with a qualifier
+    function_arn: str  # the ARN Lambda reports and invokes (qualified when given so)
+    source_arn: str
+    queue_url: str
+    fifo: bool
+    batch_size: int = SQS_DEFAULT_BATCH
+    window: int = 0
+    response_types: list = field(default_factory=list)
+    filter_criteria: dict | None = None
+    filters: list = field(default_factory=list)
+    scaling: dict | None = None
+    enabled: bool = True
+    state: str = "Creating"
+    reason: str = REASON
+    last_modified: float = field(default_factory=time.time)
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:event-source-mapping:{self.uuid}"
+
+    @property
+    def reports_batch_item_failures(self) -> bool:
+        return "ReportBatchItemFailures" in self.response_types
+
+    @property
+    def maximum_concurrency(self) -> int | None:
+        return (self.scaling or {}).get("MaximumConcurrency")
+
+    def configuration(self) -> dict:
+        """The mapping as GetEventSourceMapping returns it."""
+        config = {
+            "UUID": self.uuid,
+            "BatchSize": self.batch_size,
+            "MaximumBatchingWindowInSeconds": self.window,
+            "EventSourceArn": self.source_arn,
+            "FunctionArn": self.function_arn,
+            "LastModified": self.last_modified,
+            "State": self.state,
+            "StateTransitionReason": self.reason,
+            "FunctionResponseTypes": list(self.response_types),
+            "EventSourceMappingArn": self.arn,
+        }
+        if self.filter_criteria:
+            config["FilterCriteria"] = self.filter_criteria
+        if self.scaling:
+            config["ScalingConfig"] = dict(self.scaling)
+        return config  # LastProcessingResult: Lambda reports none for SQS sources
+
+
+class EventSourceMappings:
+    """The lab's event source mappings and their pollers (one per enabled mapping)."""
+
+    def __init__(self, service):
+        self.service = service
+        self._mappings: dict[str, Mapping] = {}
+        self._pollers: dict[str, object] = {}
+        self._lock = threading.RLock()
+        self._sqs = None
+        self._stopped = False
+
+    # -- what the lab answers ---------------------------------------------------------------
+
+    @staticmethod
+    def handles(source_arn) -> bool:
+        """Whether the lab polls this kind of event source itself."""
+        parts = str(source_arn or "").split(":")
+        return len(parts) > 2 and parts[2] in POLLERS
+
+    def knows(self, uuid: str) -> bool:
+        with self._lock:
+            return uuid in self._mappings
+
+    def mapping(self, uuid: str) -> Mapping:
+        with self._lock:
+            if uuid not in self._mappings:
+                raise LambdaApiError(404, "ResourceNotFoundException",
+                                     "The resource you requested does not exist.")
+            return self._mappings[uuid]
+
+    def poller(self, uuid: str):
+        """The running poller of a mapping, or None (for tests and widgets)."""
+        with self._lock:
+            return self._pollers.get(uuid)
+
+    # -- the API ----------------------------------------------------------------------------
+
+    def create(self, body: dict, account_id: str, region: str) -> dict:
+        self._check_ranges(body)
+        source_arn = body.get("EventSourceArn")
+        function_name = body.get("FunctionName") or ""
+        spec, function_arn = self._function(function_name, account_id, region)
+        queue_url, visibility_timeout, fifo = self._queue(source_arn, account_id)
+        mapping = Mapping(
+            uuid=str(uuids.uuid4()), account_id=account_id, region=region,
+            function_name=function_name, function_arn=function_arn, source_arn=source_arn,
+            queue_url=queue_url, fifo=fifo,
+            batch_size=body.get("BatchSize") or SQS_DEFAULT_BATCH,
+            window=body.get("MaximumBatchingWindowInSeconds") or 0,
+            response_types=list(body.get("FunctionResponseTypes") or []),
+            scaling=body.get("ScalingConfig") or None,
+            enabled=body.get("Enabled", True) is not False,
+        )
+        self._set_filters(mapping, body.get("FilterCriteria"))
+        self._check_queue_rules(mapping)
+        with self._lock:
+            for other in self._mappings.values():
+                if other.source_arn == source_arn and other.function_arn == function_arn:
+                    raise LambdaApiError(
+                        409, "ResourceConflictException",
+                        f'An event source mapping with SQS arn (" {source_arn} ") and '
+                        f'function (" {spec.name} ") already exists. Please update or '
+                        f"delete the existing mapping with UUID {other.uuid}",
+                    )
+            self._check_timeout(spec, visibility_timeout)
+            self._mappings[mapping.uuid] = mapping
+            self._record_state(mapping)
+            config = mapping.configuration()
+            if mapping.enabled:
+                self._start_poller(mapping)
+            else:
+                self._set_state(mapping, "Disabled")
+        return config
+
+    def get(self, uuid: str) -> dict:
+        with self._lock:
+            return self.mapping(uuid).configuration()
+
+    def list(self, source_arn, function_name, account_id, region) -> list[dict]:
+        wanted = None
+        if function_name:
+            try:
+                wanted = self._function(function_name, account_id, region)[1]
+            except LambdaApiError:
+                return []
+        with self._lock:
+            mappings = list(self._mappings.values())
+        return [
+            m.configuration() for m in mappings
+            if (not source_arn or m.source_arn == source_arn)
+            and (wanted is None or m.function_arn == wanted
+                 or m.function_arn.startswith(wanted + ":"))
+        ]
+
+    def update(self, uuid: str, body: dict) -> dict:
+        self._check_ranges(body, update=True)
+        with self._lock:
+            mapping = self.mapping(uuid)
+            if mapping.state == "Deleting":
+                raise LambdaApiError(
+                    409, "ResourceInUseException",
+                    "Cannot update the event source mapping because it is in use.")
+            changed = dict(
+                batch_size=body.get("BatchSize", mapping.batch_size),
+                window=body.get("MaximumBatchingWindowInSeconds", mapping.window),
+                response_types=list(body.get("FunctionResponseTypes", mapping.response_types)
+                                    or []),
+                scaling=(body["ScalingConfig"] or None) if "ScalingConfig" in body
+                else mapping.scaling,
+            )
+            function_name, function_arn = mapping.function_name, mapping.function_arn
+            if body.get("FunctionName"):
+                function_name = body["FunctionName"]
+            spec, function_arn = self._function(function_name, mapping.account_id,
+                                                mapping.region)
+            _, visibility_timeout, _ = self._queue(mapping.source_arn, mapping.account_id)
+            trial = Mapping(**{**mapping.__dict__, **changed})
+            if "FilterCriteria" in body:
+                self._set_filters(trial, body["FilterCriteria"])
+            self._check_queue_rules(trial)
+            self._check_timeout(spec, visibility_timeout)
+            for name in ("batch_size", "window", "response_types", "scaling",
+                         "filter_criteria", "filters"):
+                setattr(mapping, name, getattr(trial, name))
+            mapping.function_name, mapping.function_arn = function_name, function_arn
+            mapping.last_modified = time.time()
+            enabled = body.get("Enabled", mapping.enabled) is not False
+            if enabled and not mapping.enabled:
+                mapping.enabled = True
+                self._set_state(mapping, "Enabling")
+                config = mapping.configuration()
+                self._start_poller(mapping)
+                return config
+            if not enabled and mapping.enabled:
+                mapping.enabled = False
+                self._set_state(mapping, "Disabling")
+                config = mapping.configuration()
+                self._stop_poller(mapping, then="Disabled")
+                return config
+            if mapping.enabled:
+                self._set_state(mapping, "Updating")
+                config = mapping.configuration()
+                poller = self._pollers.get(uuid)
+                if poller is not None:  # it reads the settings for every batch
+                    poller.settings_changed()
+                    self._set_state(mapping, "Enabled")
+                return config
+            return mapping.configuration()
+
+    def delete(self, uuid: str) -> dict:
+        with self._lock:
+            mapping = self.mapping(uuid)
+            if mapping.state == "Deleting":
+                return mapping.configuration()
+            mapping.enabled = False
+            self._set_state(mapping, "Deleting")
+            config = mapping.configuration()
+            self._stop_poller(mapping, then=None)
+            return config
+
+    def stop(self) -> None:
+        """Stop every poller (the lab is stopping); batches in flight are not waited for."""
+        with self._lock:
+            self._stopped = True
+            pollers = list(self._pollers.values())
+            self._pollers.clear()
+        for poller in pollers:
+            poller.stop()
+        for poller in pollers:
+            poller.join(timeout=1.5, finish_batches=False)
+
+    # -- pollers and states -----------------------------------------------------------------
+
+    def _start_poller(self, mapping: Mapping) -> None:
+        if self._stopped:
+            return
+        kind = mapping.source_arn.split(":")[2]
+        poller = POLLERS[kind](self.service, mapping, on_running=self._running)
+        self._pollers[mapping.uuid] = poller
+        poller.start()
+
+    def _running(self, mapping: Mapping) -> None:
+        """Called by a poller once it polls, and after it applied new settings."""
+        with self._lock:
+            if mapping.state in ("Creating", "Enabling", "Updating") and mapping.enabled:
+                self._set_state(mapping, "Enabled")
+
+    def _stop_poller(self, mapping: Mapping, then: str | None) -> None:
+        poller = self._pollers.pop(mapping.uuid, None)
+
+        def finish():
+            if poller is not None:
+                poller.stop()
+                poller.join(timeout=max(mapping.window, 0) + 60, finish_batches=True)
+            with self._lock:
+                if then is None:
+                    if self._mappings.pop(mapping.uuid, None) is not None:
+                        self.service.trace.record("mapping.state", mapping=mapping.uuid,
+                                                  state="Deleted", reason=REASON)
+                elif mapping.state == "Disabling":
+                    self._set_state(mapping, then)
+
+        threading.Thread(target=finish, daemon=True,
+                         name=f"lab-esm-stop-{mapping.uuid[:8]}").start()
+
+    def _set_state(self, mapping: Mapping, state: str) -> None:
+        mapping.state = state
+        mapping.last_modified = time.time()
+        self._record_state(mapping)
+
+    def _record_state(self, mapping: Mapping) -> None:
+        self.service.trace.record("mapping.state", mapping=mapping.uuid, state=mapping.state,
+                                  function=mapping.function_arn, source=mapping.source_arn,
+                                  reason=mapping.reason)
+
+    # -- validation -------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_ranges(body: dict, update: bool = False) -> None:
+        if not update and not body.get("FunctionName"):
+            raise _invalid("FunctionName is required.")
+        if not update and not body.get("EventSourceArn"):
+            raise _invalid("Unrecognized event source, must be kafka or specify a valid "
+                           "EventSourceArn.")
+        size = body.get("BatchSize")
+        if size is not None and not 1 <= size <= MAX_BATCH:
+            bound = "greater than or equal to 1" if size < 1 else "less than or equal to 10000"
+            raise _constraint(size, "batchSize", f"Member must have value {bound}")
+        window = body.get("MaximumBatchingWindowInSeconds")
+        if window is not None and not 0 <= window <= MAX_WINDOW_S:
+            bound = "greater than or equal to 0" if window < 0 else "less than or equal to 300"
+            raise _constraint(window, "maximumBatchingWindowInSeconds",
+                              f"Member must have value {bound}")
+        concurrency = (body.get("ScalingConfig") or {}).get("MaximumConcurrency")
+        low, high = MAX_CONCURRENCY_RANGE
+        if concurrency is not None and not low <= concurrency <= high:
+            bound = (f"greater than or equal to {low}" if concurrency < low
+                     else f"less than or equal to {high}")
+            raise _constraint(concurrency, "scalingConfig.maximumConcurrency",
+                              f"Member must have value {bound}")
+        types = body.get("FunctionResponseTypes")
+        if types is not None and (len(types) > 1 or any(t not in RESPONSE_TYPES for t in types)):
+            raise _constraint(
+                "[" + ", ".join(map(str, types)) + "]", "functionResponseTypes",
+                "Member must satisfy constraint: [Member must satisfy enum value set: "
+                "[ReportBatchItemFailures]]")
+
+    @staticmethod
+    def _check_queue_rules(mapping: Mapping) -> None:
+        if mapping.fifo:
+            if mapping.batch_size > SQS_FIFO_MAX_BATCH:
+                raise _invalid("Maximum batch size must be between 1 and 10 inclusive")
+            if mapping.window:
+                raise _invalid("Batching window is not supported for FIFO queues")
+        elif mapping.batch_size > 10 and mapping.window < 1:
+            raise _invalid("Maximum batch window in seconds must be greater than 0 if maximum "
+                           "batch size is greater than 10")
+
+    @staticmethod
+    def _check_timeout(spec, visibility_timeout: int) -> None:
+        if spec.timeout > visibility_timeout:
+            raise _invalid(f"Queue visibility timeout: {visibility_timeout} seconds is less "
+                           f"than Function timeout: {spec.timeout} seconds")
+
+    @staticmethod
+    def _set_filters(mapping: Mapping, criteria) -> None:
+        try:
+            mapping.filters = parse_filter_criteria(criteria)
+        except FilterPatternError as error:
+            raise _invalid(str(error)) from None
+        mapping.filter_criteria = criteria if mapping.filters else None
+
+    @staticmethod
+    def _function(function_name: str, account_id: str, region: str):
+        """(spec, the FunctionArn Lambda reports): qualified when the name was."""
+        spec = moto_adapter.find_function(function_name, None, account_id, region)
+        local = function_name.split(":function:")[-1]  # name, or name:qualifier
+        if ":" in local:
+            return spec, f"{spec.arn}:{local.rsplit(':', 1)[-1]}"
+        return spec, spec.arn
+
+    def _client(self):
+        with self._lock:
+            if self._sqs is None:
+                self._sqs = self.service.lab_client("sqs")
+            return self._sqs
+
+    def _queue(self, source_arn: str, account_id: str) -> tuple[str, int, bool]:
+        """(queue URL, visibility timeout, FIFO?) of an SQS queue ARN, read through SQS."""
+        parts = source_arn.split(":")
+        if len(parts) != 6 or parts[2] != "sqs":
+            raise _invalid("Unrecognized event source, must be kafka or specify a valid "
+                           "EventSourceArn.")
+        sqs = self._client()
+        try:
+            url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])[
+                "QueueUrl"]
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["VisibilityTimeout", "FifoQueue"])["Attributes"]
+        except sqs.exceptions.QueueDoesNotExist:
+            raise _invalid(
+                "Error occurred while ReceiveMessage. SQS Error Code: "
+                "AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified "
+                "queue does not exist for this wsdl version.") from None
+        return (url, int(attributes["VisibilityTimeout"]),
+                attributes.get("FifoQueue") == "true")
