@@ -430,7 +430,7 @@ def _process_gone(pid, within=2.0):
             with open(f"/proc/{pid}/status") as status:
                 if "State:\tZ" in status.read():
                     return True
-        except FileNotFoundError:
+        except OSError:  # gone (or going) while being read
             return True
         time.sleep(0.05)
     return False
