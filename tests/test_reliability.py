@@ -6,6 +6,7 @@ that leave threads and processes behind, recursion, and many callers at once.
 """
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -207,3 +208,37 @@ def test_ten_thousand_async_events_drain_with_the_invariant_intact(lab, deploy):
     assert len(completed) == 10_000 and {e["request_id"] for e in completed} == ids
     assert {e["outcome"] for e in completed} == {"succeeded"}
     print(f"10,000 asynchronous events drained in {elapsed:.1f} s")
+
+
+def _listening_addresses_of_this_process() -> list[str]:
+    """Local addresses of every TCP socket this process listens on (Linux /proc)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    addresses = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # LISTEN, ours
+                    host = fields[1].split(":")[0]
+                    addresses.append(host)
+    return addresses
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_every_endpoint_the_lab_opens_listens_on_loopback_only(lab, lambda_client, deploy):
+    name = deploy("def lambda_handler(e, c):\n    return 1\n")
+    invoke(lambda_client, name)  # an execution environment and its Runtime API
+    gateway = lab.api_gateway  # the API Gateway front door
+    assert gateway is not None
+    addresses = _listening_addresses_of_this_process()
+    assert len(addresses) >= 3, addresses  # moto, a Runtime API, API Gateway at least
+    loopback = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1, ::1
+    assert set(addresses) <= loopback, addresses
