@@ -252,6 +252,7 @@ MOTO_INTERNALS = (
     (f"{_SQS}.SQSBackend", "send_message_batch", ("self", "queue_name", "entries")),
     (f"{_SQS}.Queue", "delete_message", ("self", "receipt_handle")),
     (f"{_SQS}.Message", "visible", None),
+    (f"{_SQS}.Message", "delayed", None),
     (f"{_SQS}.SQSBackend", "is_message_valid_based_on_retention_period",
      ("self", "queue_name", "message")),
     # S3 event notifications and recursive loop detection (notebook 04)
@@ -303,6 +304,7 @@ SERVER_ATTRIBUTES = ("_ip_address", "_server", "_server_ready_event", "_thread")
 LOGS_BACKEND_ATTRIBUTES = ("groups",)
 QUEUE_ATTRIBUTES = ("_messages_lock", "fifo_queue", "lambda_event_source_mappings",
                     "_pending_messages", "message_retention_period")
+MESSAGE_ATTRIBUTES = ("visible_at", "delayed_until", "sent_timestamp", "sequence_number")
 
 
 def _resolve(dotted: str):
@@ -367,6 +369,8 @@ def _sample_objects() -> list[str]:
         (f"{_SQS}.Queue",
          lambda: _resolve(f"{_SQS}.Queue")("lab-self-check", "us-east-1", ACCOUNT_ID),
          QUEUE_ATTRIBUTES),
+        (f"{_SQS}.Message", lambda: _resolve(f"{_SQS}.Message")("lab-self-check", "body"),
+         MESSAGE_ATTRIBUTES),
     ]
     for label, create, names in checks:
         try:
@@ -767,6 +771,11 @@ def reset_state() -> None:
 # order. moto's own long poll also notices a message whose visibility timeout ended only
 # a second later.
 #
+# What: whether a message is visible, or still delayed, is read from time.time().
+# Why: moto computes the time with datetime arithmetic, twice for every message of the
+# queue at every receive and every count of GetQueueAttributes: on a queue of 1,000
+# messages, most of each request's time.
+#
 # What: a received message's retention is checked against the queue's retention period
 # alone. Why: moto computes every attribute of the queue (each a scan of all its
 # messages) for every message it returns: ReceiveMessage on a queue of 1,000 messages
@@ -834,6 +843,7 @@ def _install_event_source_mappings() -> None:
 
 def _install_sqs_fixes() -> None:
     import itertools
+    import time
 
     from moto.sqs import models as sqs_models
 
@@ -856,8 +866,6 @@ def _install_sqs_fixes() -> None:
 
     def receive_message(backend, queue_name, count, wait_seconds_timeout, visibility_timeout,
                         message_attribute_names=None):
-        import time
-
         queue = backend.get_queue(queue_name)
         deadline = time.monotonic() + float(wait_seconds_timeout or 0)
         with queue._messages_lock:
@@ -885,6 +893,10 @@ def _install_sqs_fixes() -> None:
         return retention + message.sent_timestamp / 1000 > unix_time()
 
     backend_class.is_message_valid_based_on_retention_period = retained
+    sqs_models.Message.visible = property(  # moto's times are epoch milliseconds
+        lambda message: time.time() * 1000 > message.visible_at)
+    sqs_models.Message.delayed = property(
+        lambda message: time.time() * 1000 < message.delayed_until)
     sequence = itertools.count(1)
     moto_send = backend_class.send_message
 

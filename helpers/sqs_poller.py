@@ -201,12 +201,17 @@ class SqsPoller:
                 if not batch:
                     self._release_slot()
                     continue
-                if self._stop.is_set():
-                    self._release_slot()
-                    self._release(batch, "the mapping stopped before the batch was invoked")
-                    break
-                self._grow(len(batch) >= self.mapping.batch_size or trigger == "payload limit")
-                self._workers.submit(self._process, batch, trigger)
+                if not self._stop.is_set():
+                    self._grow(len(batch) >= self.mapping.batch_size
+                               or trigger == "payload limit")
+                    try:
+                        self._workers.submit(self._process, batch, trigger)
+                        continue
+                    except RuntimeError:  # the workers were shut down: the lab is stopping
+                        pass
+                self._release_slot()
+                self._release(batch, "the mapping stopped before the batch was invoked")
+                break
         finally:
             carry, self._carry = self._carry, []
             if carry:
@@ -230,7 +235,13 @@ class SqsPoller:
                 if left <= 0:
                     return batch, "window"
                 wait = RECEIVE_WAIT_S if left >= RECEIVE_WAIT_S else 0
-            messages = self._receive(min(10, batch_size - len(batch)), wait)
+            try:
+                messages = self._receive(min(10, batch_size - len(batch)), wait)
+            except Exception as error:
+                if not batch:
+                    raise
+                self._record_error("ReceiveMessage", error)
+                return batch, "receive error"  # invoke with what was received
             if not messages:
                 if first is None:
                     self._shrink()

@@ -24,9 +24,10 @@ Kinds, and their main fields:
 - ``mapping.state``: mapping (an event source mapping's UUID), state ("Creating",
   "Enabled", "Disabling", ..., "Deleted"), function, source (notebook 06)
 - ``batch.start`` / ``batch.end``: a poller's batch: mapping, batch, message_ids,
-  receive_counts, trigger ("batch size", "window", "no window", "payload limit"), bytes;
-  at the end request_id, outcome ("success", "partial", "error", "invalid response",
-  "throttled"), deleted and retried (message ids), error_type. ``batch.filtered``
+  receive_counts, trigger ("batch size", "window", "no window", "payload limit",
+  "receive error"), bytes; at the end request_id, outcome ("success", "partial", "error",
+  "invalid response", "throttled", "lab error"), deleted and retried (message ids),
+  error_type. ``batch.filtered``
   (deleted without an invoke), ``batch.throttled``, ``batch.released`` (made visible
   again when the mapping stopped) and ``mapping.error`` complete the story (notebook 06)
 - ``apigateway.request``: an HTTP request reached the lab's API Gateway: request_id (API
