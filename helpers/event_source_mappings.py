@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from . import moto_adapter
 from .event_filters import FilterPatternError, parse_filter_criteria
 from .moto_adapter import LambdaApiError
-from .sqs_poller import SqsPoller
+from .sqs_poller import SqsPoller, sqs_client
 
 REASON = "USER_INITIATED"
 SQS_DEFAULT_BATCH = 10
@@ -77,6 +77,7 @@ class Mapping:
     state: str = "Creating"
     reason: str = REASON
     last_modified: float = field(default_factory=time.time)
+    batches: int = 0  # batches its pollers have received so far
 
     @property
     def arn(self) -> str:
@@ -288,7 +289,8 @@ class EventSourceMappings:
         if self._stopped:
             return
         kind = mapping.source_arn.split(":")[2]
-        poller = POLLERS[kind](self.service, mapping, on_running=self._running)
+        poller = POLLERS[kind](self.service, mapping, on_running=self._running,
+                               sqs=self._client())
         self._pollers[mapping.uuid] = poller
         poller.start()
 
@@ -393,9 +395,10 @@ class EventSourceMappings:
         return spec, spec.arn
 
     def _client(self):
+        """One SQS client for the API's checks and every poller (made once: it is slow)."""
         with self._lock:
             if self._sqs is None:
-                self._sqs = self.service.lab_client("sqs")
+                self._sqs = sqs_client(self.service, pollers=8)
             return self._sqs
 
     def _queue(self, source_arn: str, account_id: str) -> tuple[str, int, bool]:

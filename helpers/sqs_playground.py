@@ -64,8 +64,9 @@ def _label(body):
 def mapping_batches(lab, mapping_uuid: str, labels: dict | None = None) -> list[dict]:
     """The batches an event source mapping has made so far, from the lab's trace.
 
-    Each row: ``batch`` (1, 2, ...), ``messages`` (each message's order id, or its body),
-    ``receive_counts``, ``trigger`` (why the batch was invoked then), ``outcome``
+    Each row, in the order the batches were received: ``batch`` (1, 2, ...),
+    ``messages`` (each message's order id, or its body), ``receive_counts``,
+    ``trigger`` (why the batch was invoked then), ``outcome``
     (``success``, ``partial``, ``error``, ...; ``None`` while invoking), ``deleted`` and
     ``retried`` (the messages Lambda deleted, and those it left in the queue). Messages
     that matched no filter appear as rows with the outcome ``filtered out``.
@@ -80,7 +81,7 @@ def mapping_batches(lab, mapping_uuid: str, labels: dict | None = None) -> list[
             labels.setdefault(message_id, _label(body) if body is not None
                               else message_id[:8])
         if event.kind == "batch.start":
-            row = {"batch": len(by_batch) + 1, "messages": [labels[i] for i in ids],
+            row = {"batch": event.get("number"), "messages": [labels[i] for i in ids],
                    "receive_counts": list(event.get("receive_counts") or []),
                    "trigger": event.get("trigger"), "outcome": None,
                    "deleted": [], "retried": [], "time": event.time}
@@ -92,10 +93,15 @@ def mapping_batches(lab, mapping_uuid: str, labels: dict | None = None) -> list[
             row["deleted"] = [labels.get(i, i[:8]) for i in event["deleted"]]
             row["retried"] = [labels.get(i, i[:8]) for i in event["retried"]]
         elif event.kind == "batch.filtered":
-            rows.append({"batch": None, "messages": [labels.get(i, i[:8]) for i in ids],
+            rows.append({"batch": None, "number": event.get("number"),
+                         "messages": [labels.get(i, i[:8]) for i in ids],
                          "receive_counts": [], "trigger": None, "outcome": "filtered out",
                          "deleted": [labels.get(i, i[:8]) for i in ids], "retried": [],
                          "time": event.time})
+    # workers record batches as they start, concurrently: list them in receive order
+    rows.sort(key=lambda row: (row["batch"] or row["number"] or 0, row["batch"] is not None))
+    for row in rows:
+        row.pop("number", None)
     return rows
 
 

@@ -20,8 +20,9 @@ service and then deletes what succeeded (``DeleteMessageBatch``):
 Concurrency starts at 5 batches and grows by up to 5 a second (AWS: 300 a minute) while
 the backlog lasts, up to ``ScalingConfig.MaximumConcurrency`` and the function's reserved
 concurrency; errors and empty polls scale it back. Every batch is recorded in the trace:
-``batch.start``, ``batch.end`` (per-message outcome), ``batch.filtered``,
-``batch.throttled``, ``batch.released``, ``mapping.error``. Introduced in notebook 06.
+``batch.start``, ``batch.end`` (per-message outcome, recorded before the deletes),
+``batch.filtered``, ``batch.throttled``, ``batch.released``, ``batch.delete_failed``,
+``mapping.error``. Introduced in notebook 06.
 
 https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
 """
@@ -57,7 +58,16 @@ FIFO_ATTRIBUTES = ("ApproximateReceiveCount", "SentTimestamp", "SequenceNumber",
 STANDARD_ATTRIBUTES = ("ApproximateReceiveCount", "SentTimestamp", "SenderId",
                        "ApproximateFirstReceiveTimestamp", "AWSTraceHeader")
 
-__all__ = ["SqsPoller", "sqs_record"]
+__all__ = ["SqsPoller", "sqs_client", "sqs_record"]
+
+
+def sqs_client(service, pollers: int = 1):
+    """A boto3 SQS client for pollers: enough connections, few retries (thread-safe)."""
+    from botocore.config import Config
+
+    return service.lab_client("sqs", config=Config(
+        max_pool_connections=pollers * (LAB_MAX_BATCHES + 2), read_timeout=RECEIVE_WAIT_S + 30,
+        retries={"total_max_attempts": 2, "mode": "standard"}))
 
 
 @dataclass
@@ -122,9 +132,7 @@ def _filter_view(record: dict) -> dict:
 class SqsPoller:
     """Reads one mapping's queue and invokes its function, until stopped."""
 
-    def __init__(self, service, mapping, on_running=None):
-        from botocore.config import Config
-
+    def __init__(self, service, mapping, on_running=None, sqs=None):
         self.service = service
         self.mapping = mapping
         self.trace = service.trace
@@ -139,9 +147,7 @@ class SqsPoller:
         self._carry: list[_Received] = []
         self._visibility = (0.0, 30)  # (read at, seconds)
         self._last_error = ("", 0.0)
-        self._sqs = service.lab_client("sqs", config=Config(
-            max_pool_connections=LAB_MAX_BATCHES + 4, read_timeout=RECEIVE_WAIT_S + 30,
-            retries={"total_max_attempts": 2, "mode": "standard"}))
+        self._sqs = sqs or sqs_client(service)
         name = f"lab-esm-{mapping.uuid[:8]}"
         self._workers = ThreadPoolExecutor(max_workers=LAB_MAX_BATCHES, thread_name_prefix=name)
         self._thread = threading.Thread(target=self._run, daemon=True, name=name)
@@ -205,7 +211,9 @@ class SqsPoller:
                     self._grow(len(batch) >= self.mapping.batch_size
                                or trigger == "payload limit")
                     try:
-                        self._workers.submit(self._process, batch, trigger)
+                        self.mapping.batches += 1  # numbered in receive order
+                        self._workers.submit(self._process, batch, trigger,
+                                             self.mapping.batches)
                         continue
                     except RuntimeError:  # the workers were shut down: the lab is stopping
                         pass
@@ -220,11 +228,30 @@ class SqsPoller:
     def _collect(self) -> tuple[list[_Received], str | None]:
         """One batch: until BatchSize, the batching window, or 6 MB of event."""
         mapping = self.mapping
-        batch, self._carry = self._carry, []
-        total = sum(item.size for item in batch) + len('{"Records": []}')
+        batch: list[_Received] = []
+        total = [len('{"Records": []}')]
+
+        def add(items: list[_Received]) -> str | None:
+            """Add what fits; what does not starts the next batch."""
+            for index, item in enumerate(items):
+                full = len(batch) >= mapping.batch_size  # read live: updates apply at once
+                if full or (batch and total[0] + item.size > BATCH_PAYLOAD_LIMIT):
+                    if mapping.fifo:  # back to SQS, which holds them until their group is free
+                        self._release(items[index:], "they did not fit in the batch")
+                    else:
+                        self._carry = items[index:] + self._carry
+                    return "batch size" if full else "payload limit"
+                batch.append(item)
+                total[0] += item.size
+            return None
+
+        carried, self._carry = self._carry, []
+        trigger = add(carried)
+        if trigger:
+            return batch, trigger
         first = batch[0].received if batch else None
         while not self._stop.is_set():
-            batch_size, window = mapping.batch_size, mapping.window  # live: updates apply
+            batch_size, window = mapping.batch_size, mapping.window
             if len(batch) >= batch_size:
                 return batch, "batch size"
             wait = RECEIVE_WAIT_S
@@ -245,21 +272,16 @@ class SqsPoller:
             if not messages:
                 if first is None:
                     self._shrink()
-                    return [], None  # back to the loop: settings, stop, slots
+                    return [], None  # back to the loop: stop, slots
                 if wait == 0:
                     self._stop.wait(min(0.05, max(left, 0.0)))
                 continue
             now = time.monotonic()
-            items = []
-            for message in messages:
-                record = sqs_record(message, mapping.source_arn, mapping.region, mapping.fifo)
-                items.append(_Received(record, len(json.dumps(record)) + 2, now))
-            for index, item in enumerate(items):
-                if batch and total + item.size > BATCH_PAYLOAD_LIMIT:
-                    self._carry = items[index:]  # they start the next batch
-                    return batch, "payload limit"
-                batch.append(item)
-                total += item.size
+            trigger = add([_Received(record, len(json.dumps(record)) + 2, now) for record in (
+                sqs_record(m, mapping.source_arn, mapping.region, mapping.fifo)
+                for m in messages)])
+            if trigger:
+                return batch, trigger
             if first is None:
                 first = now
         return batch, None
@@ -341,51 +363,49 @@ class SqsPoller:
 
     # -- one batch ------------------------------------------------------------------------
 
-    def _process(self, batch: list[_Received], trigger: str | None) -> None:
+    def _process(self, batch: list[_Received], trigger: str | None, number: int) -> None:
+        batch_id = uuids.uuid4().hex[:12]
         try:
-            self._process_batch(batch, trigger)
+            self._process_batch(batch, trigger, number, batch_id)
         except Exception as error:  # never lose a batch to a bug: say what became of it
-            self.trace.record("batch.end", mapping=self.mapping.uuid, batch=None,
-                              outcome="lab error", error_type=repr(error), deleted=[],
-                              retried=[item.message_id for item in batch])
+            self._end(batch_id, None, "lab error", [], [item.message_id for item in batch],
+                      error_type=repr(error))
         finally:
             self._release_slot()
 
-    def _process_batch(self, batch: list[_Received], trigger: str | None) -> None:
+    def _process_batch(self, batch: list[_Received], trigger: str | None, number: int,
+                       batch_id: str) -> None:
         mapping = self.mapping
         if mapping.filters:
             dropped = [item for item in batch
                        if not matches_any(mapping.filters, _filter_view(item.record))]
-            if dropped:
-                failed = self._delete(dropped)
-                self.trace.record("batch.filtered", mapping=mapping.uuid,
+            if dropped:  # recorded first: whoever sees the queue empty finds the record
+                self.trace.record("batch.filtered", mapping=mapping.uuid, number=number,
                                   message_ids=[item.message_id for item in dropped],
                                   bodies=[item.record["body"][:BODY_PREVIEW]
-                                          for item in dropped],
-                                  delete_failed=failed)
+                                          for item in dropped])
+                self._delete(dropped, batch_id)
                 batch = [item for item in batch if item not in dropped]
             if not batch:
                 return
-        batch_id = uuids.uuid4().hex[:12]
         ids = [item.message_id for item in batch]
-        try:
-            spec = moto_adapter.find_function(mapping.function_name, None, mapping.account_id,
-                                              mapping.region)
-        except Exception as error:
-            self.trace.record("batch.start", mapping=mapping.uuid, batch=batch_id,
-                              function=mapping.function_arn, message_ids=ids, trigger=trigger)
-            return self._end(batch_id, None, "error", [], ids,
-                             error_type=getattr(error, "error_type", type(error).__name__))
         payload = json.dumps({"Records": [item.record for item in batch]}).encode()
         self.trace.record(
-            "batch.start", mapping=mapping.uuid, batch=batch_id, function=spec.arn,
-            queue=mapping.source_arn, message_ids=ids, trigger=trigger, bytes=len(payload),
+            "batch.start", mapping=mapping.uuid, batch=batch_id, number=number,
+            function=mapping.function_arn, queue=mapping.source_arn, message_ids=ids,
+            trigger=trigger, bytes=len(payload),
             receive_counts=[int(item.record["attributes"].get("ApproximateReceiveCount", 0))
                             for item in batch],
             received_at=[round(time.time() - (time.monotonic() - item.received), 3)
                          for item in batch],
             bodies=[item.record["body"][:BODY_PREVIEW] for item in batch],
         )
+        try:
+            spec = moto_adapter.find_function(mapping.function_name, None, mapping.account_id,
+                                              mapping.region)
+        except Exception as error:  # the function is gone: the batch fails
+            return self._end(batch_id, None, "error", [], ids,
+                             error_type=getattr(error, "error_type", type(error).__name__))
         deadline = min(item.received for item in batch) + self._visibility_timeout()
         throttles = 0
         while True:
@@ -416,11 +436,10 @@ class SqsPoller:
         if failed:
             self._back_off()
         succeeded = [item for item in batch if item.message_id not in set(failed)]
-        delete_failed = self._delete(succeeded)
-        self._end(batch_id, request_id, outcome_name,
+        self._end(batch_id, request_id, outcome_name,  # recorded first, as for filters
                   [item.message_id for item in succeeded], failed,
-                  error_type=outcome.error_type, duration_ms=round(outcome.duration_ms, 2),
-                  delete_failed=delete_failed)
+                  error_type=outcome.error_type, duration_ms=round(outcome.duration_ms, 2))
+        self._delete(succeeded, batch_id)
 
     def _failures(self, outcome, ids: list[str]) -> tuple[list[str], str]:
         """The messages to leave in the queue, and the batch's outcome."""
@@ -449,8 +468,8 @@ class SqsPoller:
             reported.add(identifier)
         return [i for i in ids if i in reported], "partial"
 
-    def _delete(self, items: list[_Received]) -> list[str]:
-        """DeleteMessageBatch, 10 at a time; returns the ids that could not be deleted."""
+    def _delete(self, items: list[_Received], batch_id: str) -> list[str]:
+        """DeleteMessageBatch, 10 at a time; what could not be deleted is recorded."""
         failed = []
         for start in range(0, len(items), 10):
             chunk = items[start:start + 10]
@@ -463,6 +482,9 @@ class SqsPoller:
                            for entry in response.get("Failed", [])]
             except Exception:
                 failed += [item.message_id for item in chunk]
+        if failed:  # they stay in the queue and come back after the visibility timeout
+            self.trace.record("batch.delete_failed", mapping=self.mapping.uuid, batch=batch_id,
+                              message_ids=failed)
         return failed
 
     def _end(self, batch_id, request_id, outcome, deleted, retried, **details) -> None:

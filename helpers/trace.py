@@ -27,9 +27,9 @@ Kinds, and their main fields:
   receive_counts, trigger ("batch size", "window", "no window", "payload limit",
   "receive error"), bytes; at the end request_id, outcome ("success", "partial", "error",
   "invalid response", "throttled", "lab error"), deleted and retried (message ids),
-  error_type. ``batch.filtered``
+  error_type; both are recorded before Lambda deletes anything. ``batch.filtered``
   (deleted without an invoke), ``batch.throttled``, ``batch.released`` (made visible
-  again when the mapping stopped) and ``mapping.error`` complete the story (notebook 06)
+  again), ``batch.delete_failed`` and ``mapping.error`` complete the story (notebook 06)
 - ``apigateway.request``: an HTTP request reached the lab's API Gateway: request_id (API
   Gateway's, as in the ``x-amzn-RequestId`` or ``apigw-requestid`` header), api_type
   ("REST", "HTTP"), api_id, stage, method, path, route (the matched resource or route

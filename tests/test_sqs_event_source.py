@@ -495,6 +495,22 @@ def test_batch_size_without_window(lab, sqs, queue, deploy, mapping):
     assert sum(len(e["Records"]) for e in function_events(name)) == 25
 
 
+def test_a_smaller_batch_size_applies_to_the_next_batch_at_once(lab, lambda_client, sqs, queue,
+                                                                deploy, mapping):
+    q = queue()
+    name = deploy(RECORDER, timeout=1)
+    uuid_ = mapping(EventSourceArn=q.arn, FunctionName=name)["UUID"]
+    assert wait_state(lambda_client, uuid_, "Enabled")
+    time.sleep(0.3)  # the poller is waiting in a long poll asked for 10 messages
+    assert lambda_client.update_event_source_mapping(UUID=uuid_, BatchSize=3)["BatchSize"] == 3
+    assert wait_state(lambda_client, uuid_, "Enabled")
+    ids = send(sqs, q.url, [f"order {i}" for i in range(7)])
+    assert wait_empty(sqs, q.url)
+    starts = batches(lab, uuid_, "batch.start")  # recorded by concurrent workers
+    assert sorted(len(e["message_ids"]) for e in starts) == [1, 3, 3]
+    assert sorted(i for e in starts for i in e["message_ids"]) == sorted(ids)
+
+
 def test_batching_window_gathers_up_to_batch_size(lab, sqs, queue, deploy, mapping):
     q = queue(visibility=5)
     name = deploy(RECORDER, timeout=1)
@@ -657,7 +673,7 @@ def test_only_filtered_messages_means_no_invoke(lab, sqs, queue, deploy, mapping
     uuid_ = mapping(EventSourceArn=q.arn, FunctionName=name, FilterCriteria={
         "Filters": [{"Pattern": json.dumps({"body": ["wanted"]})}]})["UUID"]
     assert wait_empty(sqs, q.url)
-    deadline = time.monotonic() + 5  # the poller records the batch just after deleting it
+    deadline = time.monotonic() + 5  # give the poller a moment to record the batch
     while not batches(lab, uuid_, "batch.filtered") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert batches(lab, uuid_, "batch.filtered")
@@ -700,6 +716,27 @@ def test_fifo_keeps_order_per_group_even_after_a_failure(sqs, queue, deploy, map
         lines, key=lambda e: (e["timestamp"], e["eventId"]))]
     for group in "AB":
         assert [p for p in processed if p[0] == group] == [f"{group}{i}" for i in range(4)]
+
+
+def test_fifo_batches_over_6_mb_keep_the_groups_order(lab, sqs, queue, deploy, mapping):
+    q = queue(fifo=True, visibility=10)
+    name = deploy("def lambda_handler(event, context):\n"
+                  "    print('ORDER ' + ' '.join(r['body'][:2] for r in event['Records']))\n",
+                  timeout=5)
+    for i in range(10):  # 9 MB in one message group
+        sqs.send_message(QueueUrl=q.url, MessageBody=f"{i:02d}" + "x" * 900_000,
+                         MessageGroupId="g")
+    uuid_ = mapping(EventSourceArn=q.arn, FunctionName=name)["UUID"]
+    assert wait_empty(sqs, q.url, timeout=20)
+    starts = batches(lab, uuid_, "batch.start")
+    assert len(starts) >= 2 and all(e["bytes"] <= 6 * 1024 * 1024 for e in starts)
+    assert batches(lab, uuid_, "batch.released")  # what did not fit went back to SQS
+    lines = [line for page in boto3.client("logs").get_paginator("filter_log_events").paginate(
+        logGroupName=f"/aws/lambda/{name}") for line in page["events"]
+        if line["message"].startswith("ORDER ")]
+    processed = [n for line in sorted(lines, key=lambda e: (e["timestamp"], e["eventId"]))
+                 for n in line["message"].split()[1:]]
+    assert processed == [f"{i:02d}" for i in range(10)]
 
 
 # -- scaling and throttling -----------------------------------------------------------------
