@@ -29,7 +29,7 @@ import boto3  # noqa: E402
 import requests  # noqa: E402
 
 import helpers  # noqa: E402
-from helpers import moto_adapter  # noqa: E402
+from helpers.cloud import moto_adapter  # noqa: E402
 
 ROUNDS = 400
 WARMUP = 30

@@ -9,25 +9,25 @@ Nothing happens on import: no client is created and no setting changes until
 ``start_lab()`` runs.
 """
 
-from .api_playground import ApiPlaygroundError, ApiPlaygroundModel
 from .deploy import deploy_function, zip_source
 from .errors import DeployError, LabError, UnsafeEnvironmentError
 from .lab import Lab, current_lab, start_lab
-from .playground import PlaygroundError, PlaygroundModel
-from .s3_demo import S3DemoError, S3DemoModel
-from .sqs_playground import SqsPlaygroundError, SqsPlaygroundModel, mapping_batches
+from .playgrounds.api_gateway import ApiPlaygroundError, ApiPlaygroundModel
+from .playgrounds.invocation import PlaygroundError, PlaygroundModel
+from .playgrounds.s3 import S3DemoError, S3DemoModel
+from .playgrounds.sqs import SqsPlaygroundError, SqsPlaygroundModel, mapping_batches
 
 
 def api_playground(lab, name: str = "api-playground"):
     """The API Gateway playground widget (notebook 07); imports ipywidgets on use."""
-    from .api_playground_view import api_playground as create
+    from .widgets.api_gateway import api_playground as create
 
     return create(lab, name)
 
 
 def invocation_playground(lab, function_name: str = "playground-demo"):
     """The invocation playground widget (notebooks 01-03); imports ipywidgets on use."""
-    from .playground_view import invocation_playground as create
+    from .widgets.invocation import invocation_playground as create
 
     return create(lab, function_name)
 
@@ -35,14 +35,14 @@ def invocation_playground(lab, function_name: str = "playground-demo"):
 def s3_notifications_demo(lab, bucket: str = "s3-demo-inbox",
                           function_name: str = "s3-demo-processor"):
     """The S3 notifications widget (notebook 04); imports ipywidgets on use."""
-    from .s3_demo_view import s3_notifications_demo as create
+    from .widgets.s3 import s3_notifications_demo as create
 
     return create(lab, bucket, function_name)
 
 
 def sqs_playground(lab, name: str = "orders-demo"):
     """The SQS event source mapping playground widget (notebook 06); imports ipywidgets on use."""
-    from .sqs_playground_view import sqs_playground as create
+    from .widgets.sqs import sqs_playground as create
 
     return create(lab, name)
 

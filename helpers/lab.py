@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from . import moto_adapter
+from .cloud import moto_adapter
 from .errors import LabError, UnsafeEnvironmentError
-from .lambda_service import LambdaService
+from .lambda_.service import LambdaService
 
 REGION = "us-east-1"
 SHIELDED = ("AWS_", "BOTO_", "MOTO_LAMBDA_CONCURRENCY_QUOTA")  # saved at start, restored
@@ -298,7 +298,7 @@ class Lab:
             if not self.running:
                 raise LabError("The lab is not running: run `lab = helpers.start_lab()` first.")
             if getattr(self, "_api_gateway", None) is None:
-                from .api_gateway import ApiGateway
+                from .front_doors.api_gateway import ApiGateway
 
                 self._api_gateway = ApiGateway(self.service, self.region)
             return self._api_gateway

@@ -6,7 +6,7 @@ import time
 import pytest
 
 import helpers
-from helpers.api_playground import ApiPlaygroundModel
+from helpers.playgrounds.api_gateway import ApiPlaygroundModel
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 import helpers
-from helpers import moto_adapter
+from helpers.cloud import moto_adapter
 
 FAKE_ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"  # AWS's documentation example, not a real key
 FAKE_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

@@ -17,7 +17,7 @@ from moto.awslambda import models as lambda_models
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 
 import helpers
-from helpers import moto_adapter
+from helpers.cloud import moto_adapter
 
 CANNED = "Simple Lambda happy path OK"
 REAL = """
@@ -58,7 +58,7 @@ def test_self_check_passes_before_install_in_a_fresh_interpreter():
     """Before install replaces anything, the check also compares moto's own signatures."""
     result = subprocess.run(
         [sys.executable, "-c",
-         "from helpers import moto_adapter\n"
+         "from helpers.cloud import moto_adapter\n"
          "moto_adapter.self_check()\n"
          "moto_adapter.check_version()\n"
          "print('checked')\n"],

@@ -6,7 +6,7 @@ import time
 import pytest
 
 import helpers
-from helpers.playground import MAX_COUNT
+from helpers.playgrounds.invocation import MAX_COUNT
 
 
 @pytest.fixture

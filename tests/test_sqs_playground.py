@@ -7,7 +7,7 @@ import boto3
 import pytest
 
 import helpers
-from helpers.sqs_playground import MAX_RECEIVE
+from helpers.playgrounds.sqs import MAX_RECEIVE
 
 
 @pytest.fixture

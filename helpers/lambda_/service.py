@@ -16,13 +16,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from . import moto_adapter
-from .async_invoke import AsyncEvent, AsyncInvoker, ScaledClock
+from ..cloud import moto_adapter
+from ..cloud.moto_adapter import LambdaApiError
+from ..pollers.mappings import EventSourceMappings
+from ..trace import Trace
+from .async_queue import AsyncEvent, AsyncInvoker, ScaledClock
 from .environments import ExecutionEnvironment, Invocation
-from .event_source_mappings import EventSourceMappings
 from .logs import iso_now, report_line, tail_base64
-from .moto_adapter import LambdaApiError
-from .trace import Trace
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # 6 MB request and response (synchronous)
 MAX_ASYNC_PAYLOAD = 1024 * 1024  # 1 MB for InvocationType=Event (256 KB before Oct 2025)
@@ -194,7 +194,7 @@ class LambdaService:
         """Put an event in the asynchronous queue (the 202 path).
 
         ``lineage``: the recursion lineage of the request that caused the event (an S3
-        notification's, see helpers/recursion.py), or None when nobody tracks it.
+        notification's, see helpers/lambda_/recursion.py), or None when nobody tracks it.
         """
         if source != "api":
             self.trace.record("invoke", request_id=request_id, function=spec.arn,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import boto3
 from botocore.exceptions import ClientError
 
-from .errors import LabError
+from ..errors import LabError
 
 PREFIXES = ("uploads/", "tmp/", "")
 BEHAVIOURS = ("succeed", "raise an error")

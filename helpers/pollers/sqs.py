@@ -37,9 +37,9 @@ import uuid as uuids
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from . import moto_adapter
-from .event_filters import matches_any
-from .moto_adapter import LambdaApiError
+from ..cloud import moto_adapter
+from ..cloud.moto_adapter import LambdaApiError
+from .filters import matches_any
 
 RECEIVE_WAIT_S = 1  # long-poll in short steps: a stopping poller never waits longer
 BATCH_PAYLOAD_LIMIT = 6 * 1024 * 1024  # a synchronous invoke's request limit

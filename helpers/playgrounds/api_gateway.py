@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import boto3
 
-from .errors import LabError
-from .moto_adapter import ACCOUNT_ID
+from ..cloud.moto_adapter import ACCOUNT_ID
+from ..errors import LabError
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 TIMEOUT_RANGE_MS = (50, 29000)  # what REST API integrations accept

@@ -1267,7 +1267,7 @@ class _S3Request:
     """What the lab keeps about the S3 request this thread is handling."""
 
     def __init__(self, request):
-        from . import s3_events
+        from ..push import s3 as s3_events
 
         headers = request.headers
         self.info = s3_events.S3RequestInfo(
@@ -1287,7 +1287,7 @@ def _current_s3_request():
 
 
 def _s3_principal(authorization: str) -> str:
-    from . import s3_events
+    from ..push import s3 as s3_events
 
     access_key = None
     if "Credential=" in authorization:
@@ -1337,7 +1337,7 @@ def _with_s3_request(handler):
             body = re.sub(rb"(?<=<HostId>)[^<]*(?=</HostId>)", context.info.host_id.encode(),
                           body)
         if int(status) < 300 and context.captured:
-            from . import s3_events
+            from ..push import s3 as s3_events
 
             context.info.principal_id = _s3_principal(context.authorization)
             s3_events.deliver(_service, context.captured, context.info, _send_to_queue)
@@ -1372,7 +1372,7 @@ def _s3_send_event(account_id, event_name, bucket, key) -> None:
 def _capture(account_id, event_name, bucket, key, key_name, version_id, size, etag):
     from moto.s3 import notifications
 
-    from . import s3_events
+    from ..push import s3 as s3_events
 
     config = bucket.notification_configuration
     if config is None:
@@ -1416,7 +1416,7 @@ def _filter_rules(notification) -> dict:
 
 def _notification_matches(notification, event_name: str, key_name: str) -> bool:
     """Event type, then prefix and suffix against the key as S3 encodes it."""
-    from . import s3_events
+    from ..push import s3 as s3_events
 
     if not notification._event_matches(event_name):
         return False
@@ -1484,7 +1484,7 @@ def _s3_only(moto_method, *events):
 
 def _s3_test_event(bucket_name):
     """Replaces moto's ``_get_test_event``: with the request's RequestId and HostId."""
-    from . import s3_events
+    from ..push import s3 as s3_events
 
     context = _current_s3_request()
     return s3_events.test_event(bucket_name, context.info if context else None)
@@ -1605,7 +1605,7 @@ def _validated_notification_config(moto_put):
 
 
 def _recursion_config_response(response):
-    from . import recursion
+    from ..lambda_ import recursion
 
     name = unquote(response.path.rstrip("/").rsplit("/", 2)[-2])
     fn = _backend(response.current_account, response.region).get_function(name)
@@ -1624,7 +1624,7 @@ def _recursion_config_response(response):
 
 def recursive_loop(spec: FunctionSpec, account_id: str) -> str:
     """The function's recursion setting: "Terminate" (AWS's default) or "Allow"."""
-    from . import recursion
+    from ..lambda_ import recursion
 
     try:
         fn = _backend(account_id, spec.region).get_function(spec.name)

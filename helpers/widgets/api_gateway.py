@@ -20,7 +20,7 @@ import threading
 
 import ipywidgets as widgets
 
-from .api_playground import (
+from ..playgrounds.api_gateway import (
     METHODS,
     SLOW_SECONDS,
     TIMEOUT_RANGE_MS,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import boto3
 
-from .errors import LabError
+from ..errors import LabError
 
 MAX_RECEIVE = 3  # the order queue's redrive policy
 FUNCTION_TIMEOUT_S = 1

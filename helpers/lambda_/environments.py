@@ -57,7 +57,7 @@ class Invocation:
         self.timeout_s = timeout_s
         self.client_context = client_context
         self.trace_id = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0"
-        if lineage:  # recursive loop detection follows this (helpers/recursion.py)
+        if lineage:  # recursive loop detection follows this (helpers/lambda_/recursion.py)
             self.trace_id += f";Lineage={format_lineage(lineage)}"
         self.preamble = OutputBuffer()  # output before START: init, or stray threads
         self.output = OutputBuffer()

@@ -19,7 +19,7 @@ import threading
 
 import ipywidgets as widgets
 
-from .sqs_playground import MAX_SEND, SqsPlaygroundModel
+from ..playgrounds.sqs import MAX_SEND, SqsPlaygroundModel
 
 REFRESH_S = 0.5
 

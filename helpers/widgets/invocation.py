@@ -19,7 +19,7 @@ import time
 
 import ipywidgets as widgets
 
-from .playground import BEHAVIOURS, INVOCATION_TYPES, MAX_COUNT, PlaygroundModel
+from ..playgrounds.invocation import BEHAVIOURS, INVOCATION_TYPES, MAX_COUNT, PlaygroundModel
 
 REFRESH_S = 0.5
 

@@ -25,10 +25,10 @@ import time
 import uuid as uuids
 from dataclasses import dataclass, field
 
-from . import moto_adapter
-from .event_filters import FilterPatternError, parse_filter_criteria
-from .moto_adapter import LambdaApiError
-from .sqs_poller import SqsPoller, sqs_client
+from ..cloud import moto_adapter
+from ..cloud.moto_adapter import LambdaApiError
+from .filters import FilterPatternError, parse_filter_criteria
+from .sqs import SqsPoller, sqs_client
 
 REASON = "USER_INITIATED"
 SQS_DEFAULT_BATCH = 10

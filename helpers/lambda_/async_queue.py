@@ -22,8 +22,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import moto_adapter, recursion
-from .moto_adapter import LambdaApiError
+from ..cloud import moto_adapter
+from ..cloud.moto_adapter import LambdaApiError
+from . import recursion
 
 RETRY_DELAYS_S = (60, 120)  # before the 2nd and the 3rd attempt
 THROTTLE_FIRST_S = 1

@@ -19,7 +19,7 @@ import time
 
 import ipywidgets as widgets
 
-from .s3_demo import BEHAVIOURS, MAX_SIZE, PREFIXES, S3DemoModel
+from ..playgrounds.s3 import BEHAVIOURS, MAX_SIZE, PREFIXES, S3DemoModel
 
 REFRESH_S = 0.5
 COLUMNS = [("time", "Time"), ("request", "S3 request"), ("answer", "S3 answered"),

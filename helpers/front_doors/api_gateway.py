@@ -36,8 +36,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
-from . import moto_adapter
-from .api_gateway_events import (
+from ..cloud import moto_adapter
+from ..cloud.moto_adapter import ACCOUNT_ID, LambdaApiError
+from ..events.apigw import (
     Base64BodyError,
     MalformedResponse,
     http_event,
@@ -47,8 +48,7 @@ from .api_gateway_events import (
     media_type_matches,
     rest_event,
 )
-from .lambda_service import MAX_SYNC_PAYLOAD
-from .moto_adapter import ACCOUNT_ID, LambdaApiError
+from ..lambda_.service import MAX_SYNC_PAYLOAD
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload quota (REST and HTTP APIs)
 TRACE_BODY_CHARS = 64 * 1024  # bodies longer than this are shortened in the trace
@@ -257,7 +257,7 @@ class ApiGateway:
 
     def url_for(self, api_id: str, stage: str) -> str:
         """The base URL of an API's stage; a clear error if it cannot answer yet."""
-        from .errors import LabError
+        from ..errors import LabError
 
         kind = moto_adapter.api_kind(api_id, ACCOUNT_ID, self.region)
         if kind == "REST":

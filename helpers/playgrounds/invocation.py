@@ -19,7 +19,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .errors import LabError
+from ..errors import LabError
 
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 BEHAVIOURS = ("succeed", "raise an error", "sleep past the timeout")

@@ -4,7 +4,7 @@ When an object is created or removed in a bucket whose notification configuratio
 for it, S3 builds one event record (``{"Records": [...]}``) per matching configuration
 and sends it on. A Lambda function gets it as an asynchronous invoke: the S3 request
 has already returned, and Lambda's queue, retries, maximum event age, destinations and
-dead-letter queue apply (helpers/async_invoke.py). An SQS queue gets it as a message.
+dead-letter queue apply (helpers/lambda_/async_queue.py). An SQS queue gets it as a message.
 
 The record follows AWS's event message structure
 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html):
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import quote_plus
 
-from . import recursion
+from ..lambda_ import recursion
 
 EVENT_VERSION = "2.5"
 SCHEMA_VERSION = "1.0"
@@ -213,7 +213,7 @@ def deliver(service, captured: list[tuple[ObjectChange, list[Destination]]],
 
     Every notification is recorded in the trace (kind ``s3.notification``).
     """
-    from . import moto_adapter
+    from ..cloud import moto_adapter
 
     when = time.time()
     for change, destinations in captured:

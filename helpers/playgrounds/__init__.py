@@ -1,0 +1,3 @@
+"""The playgrounds' logic: plain models over the lab and its trace, with no widgets."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Services that push events to Lambda asynchronously (S3 notifications)."""
+
+__all__: list[str] = []

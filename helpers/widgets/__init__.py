@@ -1,0 +1,3 @@
+"""The playgrounds' widgets: thin ipywidgets views over the models in helpers.playgrounds."""
+
+__all__: list[str] = []
