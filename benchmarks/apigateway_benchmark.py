@@ -29,7 +29,7 @@ import boto3  # noqa: E402
 import requests  # noqa: E402
 
 import helpers  # noqa: E402
-from helpers.cloud import moto_adapter  # noqa: E402
+from helpers.aws import ACCOUNT_ID  # noqa: E402
 
 ROUNDS = 400
 WARMUP = 30
@@ -64,7 +64,7 @@ def build_apis(lab) -> tuple[str, str]:
         lambda_client.add_permission(
             FunctionName=NAME, StatementId=f"bench-{api_id}", Action="lambda:InvokeFunction",
             Principal="apigateway.amazonaws.com",
-            SourceArn=f"arn:aws:execute-api:{lab.region}:{moto_adapter.ACCOUNT_ID}:{api_id}/*")
+            SourceArn=f"arn:aws:execute-api:{lab.region}:{ACCOUNT_ID}:{api_id}/*")
     return (lab.api_url(rest_id, "bench") + "/ping", lab.api_url(http_id, "$default") + "/ping")
 
 
@@ -82,7 +82,7 @@ def main() -> int:
         request_id = first.headers["x-amzn-RequestId"]
         event = lab.trace.events("apigateway.request", request_id=request_id)[-1]["event"]
         payload = json.dumps(event).encode()
-        spec = moto_adapter.find_function(NAME, None, moto_adapter.ACCOUNT_ID, lab.region)
+        spec = lab.cloud.functions.find(NAME, None, ACCOUNT_ID, lab.region)
 
         def rest():
             response = session.get(rest_url)

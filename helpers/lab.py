@@ -1,10 +1,16 @@
 """Starting and stopping the lab: a local AWS cloud and a Lambda service in the kernel.
 
-``helpers.start_lab()`` starts moto's server on 127.0.0.1 and points this kernel at it:
-``AWS_ENDPOINT_URL``, fake credentials and region ``us-east-1``. While the lab runs, the
-learner's own AWS profile, credentials and config files are never read, so plain
-``boto3.client(...)`` calls anywhere in the kernel reach the lab and never AWS.
-``lab.stop()`` puts the previous environment back. Introduced in 00-welcome.
+``helpers.start_lab()`` starts the local cloud (moto behind the lab's front, on
+127.0.0.1) and points this kernel at it: ``AWS_ENDPOINT_URL``, the lab's credentials
+and region ``us-east-1``. While the lab runs, the learner's own AWS profile,
+credentials and config files are never read, so plain ``boto3.client(...)`` calls
+anywhere in the kernel reach the lab and never AWS. Then it starts the Lambda service
+and connects the integrations to the front: the Lambda API (``helpers.lambda_.api``),
+event source mappings (``helpers.pollers``), S3 notifications (``helpers.push``) and,
+on first use, API Gateway (``helpers.front_doors``). ``lab.stop()`` stops everything
+and puts the previous environment back. Introduced in 00-welcome.
+
+moto is imported only here, when a lab starts (``import helpers`` loads none of it).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import atexit
 import ipaddress
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -20,13 +27,11 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .cloud import moto_adapter
+from .aws import REGION
 from .errors import LabError, UnsafeEnvironmentError
-from .lambda_.service import LambdaService
+from .trace import Trace
 
-REGION = "us-east-1"
 SHIELDED = ("AWS_", "BOTO_", "MOTO_LAMBDA_CONCURRENCY_QUOTA")  # saved at start, restored
-FAKE_KEY = "testing"  # moto's conventional fake credentials
 
 __all__ = ["Lab", "current_lab", "start_lab"]
 
@@ -73,6 +78,13 @@ def current_lab() -> Lab:
     return _current
 
 
+def _new_credentials() -> tuple[str, str]:
+    """Random credentials of this lab's own (the front accepts requests signed with them)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    access_key = "ASIA" + "".join(secrets.choice(alphabet) for _ in range(16))
+    return access_key, secrets.token_urlsafe(30)[:40]
+
+
 def _is_loopback(url: str) -> bool:
     host = urlparse(url).hostname or ""
     if host == "localhost":
@@ -95,28 +107,15 @@ class Lab:
         self._check_environment()
         self.region = REGION
         self.enforce_iam = enforce_iam
-        self._credentials = (FAKE_KEY, FAKE_KEY)
+        self._credentials = _new_credentials()
+        self._session_token = secrets.token_urlsafe(48)
         self.workdir = Path(tempfile.mkdtemp(prefix="lambda-lab-"))
         self._saved_env = {k: v for k, v in os.environ.items() if k.startswith(SHIELDED)}
-        self.server = moto_adapter.CloudServer()
         self.running = False
+        self.trace = Trace()
+        self.cloud = self.service = self.event_source_mappings = None
         try:
-            moto_adapter.reset_state()
-            if enforce_iam:
-                self._credentials = moto_adapter.create_admin_credentials()
-            self.server.start()
-            self.endpoint_url = self.server.url
-            host = self.server.get_host_and_port()[0]
-            if not ipaddress.ip_address(host).is_loopback:
-                raise UnsafeEnvironmentError(f"The local cloud is not on loopback ({host}).")
-            self._point_kernel_at_lab()
-            moto_adapter.set_account_concurrency(account_concurrency)
-            self.service = LambdaService(
-                self.workdir, self._function_env(), idle_timeout, runtime_client,
-                speedup=speedup, account_concurrency=account_concurrency,
-            )
-            moto_adapter.install(self.service)
-            moto_adapter.enforce_iam(enforce_iam)
+            self._start(speedup, account_concurrency, idle_timeout, runtime_client)
             self.running = True
             self._verify_isolation()
         except BaseException:
@@ -124,6 +123,48 @@ class Lab:
             raise
         atexit.register(self.stop)
         self.start_seconds = time.perf_counter() - started
+
+    def _start(self, speedup, account_concurrency, idle_timeout, runtime_client) -> None:
+        from .clients import LabClients
+        from .cloud.local import LocalCloud
+        from .cloud.logs import write_log_events
+        from .front_doors.api_gateway_control import register_control_plane
+        from .lambda_.api import LambdaApi
+        from .lambda_.service import LambdaService
+        from .pollers.mappings import EventSourceMappings
+        from .push.s3 import S3Notifications
+        from .send import Sender
+
+        self.cloud = cloud = LocalCloud(self.trace, self._credentials)
+        if self.enforce_iam:
+            self._credentials = cloud.credentials = cloud.iam.create_admin()
+        self.endpoint_url = cloud.url
+        host = cloud.front.server.host
+        if not ipaddress.ip_address(host).is_loopback:
+            raise UnsafeEnvironmentError(f"The local cloud is not on loopback ({host}).")
+        self._point_kernel_at_lab()
+        # moto checks PutFunctionConcurrency against this quota (AWS keeps 100 unreserved)
+        os.environ["MOTO_LAMBDA_CONCURRENCY_QUOTA"] = str(account_concurrency)
+        access_key, secret_key = self._credentials
+        self.clients = LabClients(self.endpoint_url, access_key, secret_key,
+                                  None if self.enforce_iam else self._session_token, REGION)
+        sender = Sender(self.clients)
+        self.service = service = LambdaService(
+            self.workdir, self._function_env(), cloud.functions, cloud.settings, sender,
+            write_log_events, trace=self.trace, idle_timeout=idle_timeout,
+            runtime_client=runtime_client, speedup=speedup,
+            account_concurrency=account_concurrency)
+        cloud.seams.service = service
+        front = cloud.front
+        LambdaApi(service, cloud.functions, cloud.settings,
+                  authorize=cloud.iam.authorize if self.enforce_iam else None).register(front)
+        self.event_source_mappings = EventSourceMappings(service, self.clients)
+        self.event_source_mappings.register(front)
+        S3Notifications(service, cloud.functions, sender, cloud.s3).register(front)
+        register_control_plane(front, cloud.apigateway)
+        front.before("logs", "*", lambda request: service.flush_logs())
+        if self.enforce_iam:
+            cloud.iam.enforce()
 
     # -- isolation ------------------------------------------------------------------------
 
@@ -157,8 +198,8 @@ class Lab:
             "AWS_DEFAULT_REGION": REGION,
             **self._shield_files(),
         }
-        if not self.enforce_iam:  # moto treats a session token as an assumed role
-            variables["AWS_SESSION_TOKEN"] = FAKE_KEY
+        if not self.enforce_iam:  # temporary credentials, as a role's are
+            variables["AWS_SESSION_TOKEN"] = self._session_token
         return variables
 
     def _point_kernel_at_lab(self):
@@ -228,13 +269,12 @@ class Lab:
         if gateway is not None:  # first: it invokes through the service
             gateway.close()
             self._api_gateway = None
-        service = getattr(self, "service", None)
-        if service is not None:
-            moto_adapter.uninstall(service)
-            pending = service.stop()
-        moto_adapter.enforce_iam(False)
-        if self.server._thread is not None:
-            self.server.stop()
+        if self.event_source_mappings is not None:  # pollers invoke through the service
+            self.event_source_mappings.stop()
+        if self.service is not None:
+            pending = self.service.stop()
+        if self.cloud is not None:
+            self.cloud.stop()
         for name in list(os.environ):
             if name.startswith(SHIELDED):
                 del os.environ[name]
@@ -254,11 +294,6 @@ class Lab:
         return f"<Lab {state} at {getattr(self, 'endpoint_url', '?')}>"
 
     # -- what learners and widgets watch ---------------------------------------------------
-
-    @property
-    def trace(self):
-        """Every invoke, event, attempt and environment change (see helpers.trace)."""
-        return self.service.trace
 
     @property
     def speedup(self) -> float:
@@ -300,7 +335,8 @@ class Lab:
             if getattr(self, "_api_gateway", None) is None:
                 from .front_doors.api_gateway import ApiGateway
 
-                self._api_gateway = ApiGateway(self.service, self.region)
+                self._api_gateway = ApiGateway(self.service, self.cloud.functions,
+                                               self.cloud.apigateway, self.region)
             return self._api_gateway
 
     def api_url(self, api_id: str, stage: str) -> str:

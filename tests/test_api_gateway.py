@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import helpers
-from helpers.cloud.moto_adapter import ACCOUNT_ID
+from helpers.aws import ACCOUNT_ID
 
 REGION = "us-east-1"
 

@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 import helpers
-from helpers.cloud import moto_adapter
+from helpers.server import HttpServer
 
 FAKE_ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"  # AWS's documentation example, not a real key
 FAKE_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -99,9 +99,9 @@ def _lab_threads(within: float = 3.0) -> list:
 def test_start_twice_returns_the_running_lab_without_a_second_server(monkeypatch):
     lab = helpers.start_lab()
     starts = []
-    real_start = moto_adapter.CloudServer.start
-    monkeypatch.setattr(moto_adapter.CloudServer, "start",
-                        lambda server: starts.append(server) or real_start(server))
+    real_init = HttpServer.__init__
+    monkeypatch.setattr(HttpServer, "__init__",
+                        lambda server, *a, **k: starts.append(server) or real_init(server, *a, **k))
     threads_before = {t.ident for t in threading.enumerate()}
 
     again = helpers.start_lab()
@@ -128,12 +128,15 @@ def test_with_block_stops_the_lab_on_exit():
         helpers.current_lab()
 
 
-def test_kernel_points_at_the_lab_with_fake_credentials():
+def test_kernel_points_at_the_lab_with_its_own_random_credentials():
     lab = helpers.start_lab()
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", lab.endpoint_url)
     assert os.environ["AWS_ENDPOINT_URL"] == lab.endpoint_url
-    assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"
-    assert os.environ["AWS_SECRET_ACCESS_KEY"] == "testing"
+    assert re.fullmatch(r"ASIA[A-Z2-7]{16}", os.environ["AWS_ACCESS_KEY_ID"])
+    assert len(os.environ["AWS_SECRET_ACCESS_KEY"]) == 40
+    assert len(os.environ["AWS_SESSION_TOKEN"]) > 40
+    assert (os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]) == (
+        lab._credentials)
     assert os.environ["AWS_DEFAULT_REGION"] == "us-east-1"
 
     s3 = boto3.client("s3")
@@ -167,7 +170,7 @@ def test_the_learners_real_profile_is_never_read_and_comes_back_after_stop(
     try:
         session = boto3.session.Session()
         credentials = session.get_credentials()
-        assert (credentials.access_key, credentials.secret_key) == ("testing", "testing")
+        assert (credentials.access_key, credentials.secret_key) == lab._credentials
         assert session.region_name == "us-east-1"
         assert session.available_profiles == []  # neither file in ~/.aws was read
         assert session.client("lambda").meta.endpoint_url == lab.endpoint_url
@@ -237,7 +240,7 @@ def test_stop_leaves_nothing_behind():
     workdir = lab.workdir
     assert workdir.is_dir()
     port = _port(lab)
-    server_thread = lab.server._thread
+    server_thread = lab.cloud.front.server._thread
 
     lab.stop()
 

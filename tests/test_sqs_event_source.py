@@ -359,7 +359,7 @@ def test_disable_enable_update_and_delete_move_through_aws_states(lab, lambda_cl
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 202
     assert response["State"] == "Disabling"
     assert wait_state(lambda_client, uuid_, "Disabled")
-    assert wait_for(lambda: lab.service.event_source_mappings.poller(uuid_) is None)
+    assert wait_for(lambda: lab.event_source_mappings.poller(uuid_) is None)
     send(sqs, q.url, ["while disabled"])
     time.sleep(1.2)
     assert counts(sqs, q.url) == (1, 0)  # nobody polls a disabled mapping

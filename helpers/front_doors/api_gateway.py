@@ -24,31 +24,26 @@ Introduced in notebook 07.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
-import socket
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from urllib.parse import unquote
 
-from ..cloud import moto_adapter
-from ..cloud.moto_adapter import ACCOUNT_ID, LambdaApiError
-from ..events.apigw import (
+from ..aws import ACCOUNT_ID, MAX_SYNC_PAYLOAD, policy_allows
+from ..errors import LabError, LambdaApiError
+from ..events.apigw import is_text_media_type, media_type_matches, rest_event
+from ..events.apigwv2 import http_event
+from ..server import Request, Response
+from .api_gateway_responses import (
     Base64BodyError,
     MalformedResponse,
-    http_event,
-    is_text_media_type,
     map_v1_response,
     map_v2_response,
-    media_type_matches,
-    rest_event,
 )
-from ..lambda_.service import MAX_SYNC_PAYLOAD
+from .http import FrontDoor, TimedOut
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload quota (REST and HTTP APIs)
 TRACE_BODY_CHARS = 64 * 1024  # bodies longer than this are shortened in the trace
@@ -58,22 +53,7 @@ LAMBDA_URI = re.compile(
 STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
-__all__ = ["ApiGateway", "HttpResponse"]
-
-
-@dataclass
-class HttpResponse:
-    """What the gateway answers: status, headers (in order) and body."""
-
-    status: int
-    headers: list = field(default_factory=list)
-    body: bytes = b""
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                return value
-        return None
+__all__ = ["ApiGateway"]
 
 
 def _json_error(message: str, compact: bool) -> bytes:
@@ -133,55 +113,6 @@ def _segments(raw_path: str) -> list[str]:
     return [unquote(s) for s in raw_path.split("/") if s]
 
 
-def _glob(pattern: str, value: str) -> bool:
-    """IAM's StringLike / ArnLike wildcards: * (any run) and ? (one character)."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.S) is not None
-
-
-def _values(value) -> list:
-    return value if isinstance(value, list) else [value]
-
-
-def policy_allows(statements: list[dict], function_arn: str, source_arn: str,
-                  account_id: str) -> bool:
-    """Whether a function's resource policy lets API Gateway invoke it from ``source_arn``."""
-    for statement in statements:
-        if statement.get("Effect", "Allow") != "Allow":
-            continue
-        principal = statement.get("Principal")
-        services = principal.get("Service") if isinstance(principal, dict) else principal
-        if not any(p in (PRINCIPAL, "*") for p in _values(services or [])):
-            continue
-        actions = _values(statement.get("Action", []))
-        if not any(_glob(a, "lambda:InvokeFunction") for a in actions):
-            continue
-        resources = _values(statement.get("Resource", function_arn))
-        if not any(_glob(r, function_arn) for r in resources):
-            continue
-        if _conditions_hold(statement.get("Condition") or {}, source_arn, account_id):
-            return True
-    return False
-
-
-def _conditions_hold(conditions: dict, source_arn: str, account_id: str) -> bool:
-    context = {"aws:sourcearn": source_arn, "aws:sourceaccount": account_id}
-    for operator, tests in conditions.items():
-        for key, expected in tests.items():
-            actual = context.get(key.lower())
-            if actual is None:
-                return False
-            if operator in ("StringEquals", "ArnEquals"):
-                ok = actual in _values(expected)
-            elif operator in ("StringLike", "ArnLike"):
-                ok = any(_glob(p, actual) for p in _values(expected))
-            else:
-                return False  # an operator the lab does not evaluate never allows
-            if not ok:
-                return False
-    return True
-
-
 @dataclass
 class _Target:
     """The function an integration invokes."""
@@ -234,42 +165,31 @@ def _shorten(event: dict) -> dict:
     return event
 
 
-class ApiGateway:
+class ApiGateway(FrontDoor):
     """The lab's API Gateway endpoint. Started by the lab on first use (``lab.api_url``)."""
 
-    def __init__(self, service, region: str):
-        self.service = service
-        self.trace = service.trace
-        self.region = region
-        self._executor = ThreadPoolExecutor(max_workers=256,
-                                            thread_name_prefix="lab-apigateway-invoke")
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.gateway = self
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1}, daemon=True,
-                                        name="lab-apigateway")
-        self._thread.start()
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
-        self.port = port
+    name = "apigateway"
+    max_body = MAX_REQUEST_BYTES
+
+    def __init__(self, service, functions, state, region: str):
+        super().__init__(service, functions, region)
+        self.state = state  # helpers.cloud.apigateway_state.ApiGatewayState
 
     # -- URLs -----------------------------------------------------------------------------
 
     def url_for(self, api_id: str, stage: str) -> str:
         """The base URL of an API's stage; a clear error if it cannot answer yet."""
-        from ..errors import LabError
-
-        kind = moto_adapter.api_kind(api_id, ACCOUNT_ID, self.region)
+        kind = self.state.kind(api_id, ACCOUNT_ID, self.region)
         if kind == "REST":
-            if moto_adapter.find_rest_stage(api_id, stage, ACCOUNT_ID, self.region) is None:
-                names = moto_adapter.rest_stage_names(api_id, ACCOUNT_ID, self.region)
+            if self.state.rest_stage(api_id, stage, ACCOUNT_ID, self.region) is None:
+                names = self.state.rest_stage_names(api_id, ACCOUNT_ID, self.region)
                 raise LabError(
                     f"REST API {api_id} has no deployed stage {stage!r} (stages: "
                     f"{', '.join(names) or 'none'}). Deploy it first: apigateway."
                     f"create_deployment(restApiId={api_id!r}, stageName={stage!r}).")
             return f"{self.url}/restapis/{api_id}/{stage}"
         if kind == "HTTP":
-            if stage not in moto_adapter.http_stage_names(api_id, ACCOUNT_ID, self.region):
+            if stage not in self.state.http_stage_names(api_id, ACCOUNT_ID, self.region):
                 raise LabError(
                     f"HTTP API {api_id} has no stage {stage!r}. Create it first: apigatewayv2."
                     f"create_stage(ApiId={api_id!r}, StageName={stage!r}, AutoDeploy=True).")
@@ -281,9 +201,11 @@ class ApiGateway:
 
     # -- requests -------------------------------------------------------------------------
 
-    def handle(self, method: str, target: str, headers: list, body: bytes,
-               source_ip: str, too_large: bool = False) -> HttpResponse:
-        """Answer one request (``target`` is the path and query the client sent)."""
+    def handle(self, request: Request) -> Response:
+        """Answer one request."""
+        method, target, headers, body = (request.method, request.target, request.headers,
+                                         request.body)
+        source_ip, too_large = request.client[0], request.too_large
         started = time.perf_counter()
         raw_path, _, raw_query = target.partition("?")
         parts = raw_path.split("/", 4)
@@ -303,12 +225,10 @@ class ApiGateway:
                 response = self._http(context, parts, raw_query, headers, body, source_ip)
         except Exception as error:  # a bug in the lab still answers, and says why
             response = self._error(context, "rejected", f"lab error: {error!r}")
-        if method == "HEAD":
-            response.body = b""
         return response
 
-    def _finish(self, context, response: HttpResponse, outcome: str,
-                detail: str | None = None) -> HttpResponse:
+    def _finish(self, context, response: Response, outcome: str,
+                detail: str | None = None) -> Response:
         if context["kind"] == "HTTP":
             response.headers.append(("Apigw-Requestid", context["request_id"]))
         else:
@@ -326,10 +246,10 @@ class ApiGateway:
             seconds=round(time.perf_counter() - context["started"], 4))
         return response
 
-    def _error(self, context, error: str, detail: str) -> HttpResponse:
+    def _error(self, context, error: str, detail: str) -> Response:
         table = HTTP_ERRORS if context["kind"] == "HTTP" else REST_ERRORS
         status, message, compact = table[error]
-        response = HttpResponse(status, [("Content-Type", "application/json")],
+        response = Response(status, [("Content-Type", "application/json")],
                                 _json_error(message, compact))
         return self._finish(context, response, error, detail)
 
@@ -348,7 +268,7 @@ class ApiGateway:
         api_id, stage_name = parts[2], unquote(parts[3])
         context.update(api_id=api_id, stage=stage_name)
         raw_path = "/" + (parts[4] if len(parts) > 4 else "")
-        stage = moto_adapter.find_rest_stage(api_id, stage_name, ACCOUNT_ID, self.region)
+        stage = self.state.rest_stage(api_id, stage_name, ACCOUNT_ID, self.region)
         if stage is None:
             self._record_request(context, raw_path)
             return self._error(context, "forbidden", "no such API or stage")
@@ -403,7 +323,7 @@ class ApiGateway:
         api_id = parts[2]
         context["api_id"] = api_id
         rest = "/" + "/".join(parts[3:])
-        names = moto_adapter.http_stage_names(api_id, ACCOUNT_ID, self.region)
+        names = self.state.http_stage_names(api_id, ACCOUNT_ID, self.region)
         first = unquote(parts[3]) if len(parts) > 3 else ""
         if first and first != "$default" and first in names:
             stage_name = first
@@ -414,7 +334,7 @@ class ApiGateway:
             self._record_request(context, rest)
             return self._error(context, "forbidden", "no such API or stage")
         context["stage"] = stage_name
-        stage = moto_adapter.find_http_stage(api_id, stage_name, ACCOUNT_ID, self.region)
+        stage = self.state.http_stage(api_id, stage_name, ACCOUNT_ID, self.region)
         if stage is None:
             self._record_request(context, rest)
             return self._error(context, "forbidden", "no such API or stage")
@@ -502,7 +422,7 @@ class ApiGateway:
         return forwarded
 
     def _integrate(self, context, path, event, uri, credentials, stage_variables,
-                   source_arn, timeout_s, mapper) -> HttpResponse:
+                   source_arn, timeout_s, mapper) -> Response:
         try:
             target = parse_lambda_uri(uri, stage_variables)
         except ValueError as error:
@@ -510,8 +430,8 @@ class ApiGateway:
             return self._error(context, "rejected", f"configuration error: {error}")
         context["function"] = target.name
         try:
-            spec = moto_adapter.find_function(target.name, target.qualifier, ACCOUNT_ID,
-                                              self.region)
+            spec = self.functions.find(target.name, target.qualifier, ACCOUNT_ID,
+                                       self.region)
         except Exception:
             self._record_request(context, path, event)
             return self._error(context, "rejected",
@@ -520,9 +440,12 @@ class ApiGateway:
         invoked_arn = spec.arn + (f":{target.qualifier}" if target.qualifier else "")
         self._record_request(context, path, event)
         if not credentials:
-            statements = moto_adapter.function_policy_statements(
+            statements = self.functions.policy_statements(
                 spec.name, target.qualifier, ACCOUNT_ID, self.region)
-            if not policy_allows(statements, invoked_arn, source_arn, ACCOUNT_ID):
+            if not policy_allows(statements, action="lambda:InvokeFunction",
+                                 resource=invoked_arn, service=PRINCIPAL,
+                                 context={"aws:SourceArn": source_arn,
+                                          "aws:SourceAccount": ACCOUNT_ID}):
                 return self._error(context, "rejected",
                                    "Invalid permissions on Lambda function "
                                    f"(no statement allows {PRINCIPAL} from {source_arn})")
@@ -535,18 +458,17 @@ class ApiGateway:
         self.trace.record("invoke", request_id=lambda_request_id, function=spec.arn,
                           version=spec.version, invocation_type="RequestResponse",
                           source="apigateway", api_request_id=context["request_id"])
-        future = self._executor.submit(self.service.invoke, spec, payload, invoked_arn,
-                                       request_id=lambda_request_id, source="apigateway")
         try:
-            outcome = future.result(timeout=timeout_s)
-        except FutureTimeout:
-            gave_up = time.perf_counter()
-            future.add_done_callback(lambda f: self._abandoned(context, f, gave_up))
+            outcome = self.invoke_with_timeout(
+                spec, payload, invoked_arn, lambda_request_id, timeout_s,
+                on_abandoned=lambda result, error, late: self._abandoned(context, result,
+                                                                         error, late))
+        except TimedOut:
             return self._error(context, "timeout",
                                f"the integration did not answer in {timeout_s * 1000:.0f} ms")
         except LambdaApiError as error:
-            reason = getattr(error, "reason", None) or error.error_type
-            return self._error(context, "rejected", f"Lambda: {error.code} {reason}")
+            reason = error.reason or error.code
+            return self._error(context, "rejected", f"Lambda: {error.status} {reason}")
         if outcome.function_error:
             return self._error(context, "function_error",
                                f"function error: {outcome.error_type}")
@@ -556,113 +478,19 @@ class ApiGateway:
             return self._error(context, "configuration", f"configuration error: {error}")
         except MalformedResponse as error:
             return self._error(context, "malformed", f"Malformed Lambda proxy response: {error}")
-        return self._finish(context, HttpResponse(status, headers, body), "integration")
+        return self._finish(context, Response(status, headers, body), "integration")
 
-    def _abandoned(self, context, future, gave_up):
-        error = future.exception()
+    def _abandoned(self, context, result, error, seconds_late):
         if error is not None:
             outcome = f"api error: {error}"
         else:
-            result = future.result()
             outcome = (f"function error: {result.error_type}" if result.function_error
                        else "response")
         self.trace.record(
             "apigateway.abandoned", request_id=context["request_id"],
             lambda_request_id=context["lambda_request_id"], function=context["function"],
-            outcome=outcome, seconds_after_response=round(time.perf_counter() - gave_up, 3))
-
-    # -- lifecycle ------------------------------------------------------------------------
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.close_connections()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-        self._executor.shutdown(wait=False)
+            outcome=outcome, seconds_after_response=round(seconds_late, 3))
 
 
 def _encode(event: dict) -> bytes:
-    import json
-
     return json.dumps(event, separators=(",", ":")).encode()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, address, handler):
-        self.connections = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, handler)
-
-    def close_connections(self):
-        with self.connections_lock:
-            connections = list(self.connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = 300  # an idle keep-alive connection is closed after this
-
-    def setup(self):
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self):
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        super().finish()
-
-    def log_message(self, *args):  # quiet: nothing reaches a notebook's output
-        pass
-
-    def _read_body(self) -> tuple[bytes, bool]:
-        """The request body, and whether it was over the 10 MB quota (then not kept)."""
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks, size = [], 0
-            while True:
-                length = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if length == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                chunk = self.rfile.read(length)
-                self.rfile.readline()
-                size += length
-                if size <= MAX_REQUEST_BYTES:
-                    chunks.append(chunk)
-            return (b"".join(chunks), False) if size <= MAX_REQUEST_BYTES else (b"", True)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length <= MAX_REQUEST_BYTES:
-            return self.rfile.read(length) if length else b"", False
-        remaining = length
-        while remaining > 0:  # read and drop it, so the client sees the answer
-            remaining -= len(self.rfile.read(min(remaining, 1 << 20)) or b"x" * remaining)
-        return b"", True
-
-    def _serve(self):
-        body, too_large = self._read_body()
-        headers = [(name, value) for name, value in self.headers.items()]
-        response = self.server.gateway.handle(self.command, self.path, headers, body,
-                                              self.client_address[0], too_large)
-        self.send_response_only(response.status)
-        self.send_header("Date", self.date_time_string())
-        for name, value in response.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.send_header("Connection", "close" if self.close_connection else "keep-alive")
-        self.end_headers()
-        if response.body:
-            self.wfile.write(response.body)
-
-
-for _verb in METHODS:
-    setattr(_Handler, f"do_{_verb}", _Handler._serve)

@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from ..cloud import moto_adapter
-from ..cloud.moto_adapter import LambdaApiError
+from ..errors import LambdaApiError
+from ..send import DeliveryError
 from . import recursion
 
 RETRY_DELAYS_S = (60, 120)  # before the 2nd and the 3rd attempt
@@ -70,6 +70,12 @@ class AsyncEvent:
     lab_waited: float = 0.0  # the same waits, as long as they took in the lab
     lineage: dict | None = None  # recursion lineage of the request that caused it
 
+    @property
+    def invoked_qualifier(self) -> str | None:
+        """The version or alias the caller invoked (None: $LATEST, unqualified)."""
+        parts = self.invoked_arn.split(":")
+        return parts[7] if len(parts) > 7 else None
+
     def aws_age(self) -> float:
         """The event's age as AWS would count it: the scaled waits count what AWS would
         have waited; everything else (the function running, the queue) counts as it was."""
@@ -88,8 +94,6 @@ class AsyncInvoker:
         self._cond = threading.Condition()
         self._pending: dict[str, AsyncEvent] = {}
         self._stopped = False
-        self._clients = {}
-        self._clients_lock = threading.Lock()
         # Each worker takes the next due event from the queue itself: no hand-off thread.
         self._workers = [threading.Thread(target=self._run, daemon=True,
                                           name=f"lab-async-{number}")
@@ -166,18 +170,18 @@ class AsyncInvoker:
     def _attempt_once(self, event: AsyncEvent) -> None:
         if self._stopped:
             return
+        functions, settings = self.service.functions, self.service.settings
         try:
-            spec = moto_adapter.find_function(
-                event.function_name, event.qualifier, event.account_id, event.region
-            )
+            spec = functions.find(event.function_name, event.qualifier, event.account_id,
+                                  event.region)
         except Exception:
             return self._complete(event, "dropped", reason="the function no longer exists")
-        config = moto_adapter.event_invoke_config(spec, event.account_id)
+        config = settings.event_invoke_config(spec.arn, event.invoked_qualifier)
         lineage = None
         if event.lineage is not None:  # a tracked chain: stop a recursive loop (notebook 04)
             lineage = recursion.advance(event.lineage, spec.arn)
             if (recursion.count_for(lineage, spec.arn) > recursion.RECURSION_LIMIT
-                    and moto_adapter.recursive_loop(spec, event.account_id) == "Terminate"):
+                    and settings.of(spec.arn).recursive_loop == "Terminate"):
                 return self._fail(event, spec, config, RECURSION_CONDITION,
                                   recursion.STOPPED_REASON)
         max_age = config["MaximumEventAgeInSeconds"]
@@ -195,9 +199,9 @@ class AsyncInvoker:
                 source="async", attempt=event.attempts + 1, lineage=lineage,
             )
         except LambdaApiError as error:
-            if error.code != 429:
+            if error.status != 429:
                 return self._complete(event, "dropped",
-                                      reason=f"{error.error_type}: {error.message}")
+                                      reason=f"{error.code}: {error.message}")
             event.throttles += 1
             aws_delay = min(THROTTLE_FIRST_S * 2 ** (event.throttles - 1), THROTTLE_MAX_S)
             if age + aws_delay > min(THROTTLE_WINDOW_S, max_age):
@@ -243,11 +247,11 @@ class AsyncInvoker:
                                    success=False)
             (targets if result is True else failures).append(target if result is True
                                                               else f"{target}: {result}")
-        if spec.dead_letter_target:
-            result = self._dead_letter(event, spec.dead_letter_target)
+        dead_letter = (self.service.settings.of(spec.arn).dead_letter or {}).get("TargetArn")
+        if dead_letter:
+            result = self._dead_letter(event, dead_letter)
             (targets if result is True else failures).append(
-                spec.dead_letter_target if result is True
-                else f"{spec.dead_letter_target}: {result}")
+                dead_letter if result is True else f"{dead_letter}: {result}")
         if targets:
             return self._complete(event, "delivered", targets=targets, condition=condition,
                                   reason=reason, failures=failures)
@@ -271,7 +275,7 @@ class AsyncInvoker:
             "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
             "requestContext": {
                 "requestId": event.request_id,
-                "functionArn": f"{spec.arn}:{spec.version}",
+                "functionArn": spec.version_arn,
                 "condition": condition,
                 "approximateInvokeCount": event.attempts,
             },
@@ -285,39 +289,16 @@ class AsyncInvoker:
             record["responsePayload"] = _json_or_text(outcome.payload)
         return record
 
-    def _client(self, service: str):
-        with self._clients_lock:
-            if service not in self._clients:
-                self._clients[service] = self.service.lab_client(service)
-            return self._clients[service]
-
     def _deliver(self, target: str, record: dict, spec, success: bool):
         """Send an invocation record to a destination ARN; True, or why it failed."""
-        body = json.dumps(record)
+        result = "Success" if success else "Failure"
         try:
-            kind = target.split(":")[2]
-            if kind == "sqs":
-                sqs = self._client("sqs")
-                url = sqs.get_queue_url(QueueName=target.split(":")[5])["QueueUrl"]
-                sqs.send_message(QueueUrl=url, MessageBody=body)
-            elif kind == "sns":
-                self._client("sns").publish(TopicArn=target, Message=body)
-            elif kind == "lambda":
-                self._client("lambda").invoke(FunctionName=target, InvocationType="Event",
-                                              Payload=body.encode())
-            elif kind == "events":
-                result = "Success" if success else "Failure"
-                self._client("events").put_events(Entries=[{
-                    "Source": "lambda",
-                    "DetailType": f"Lambda Function Invocation Result - {result}",
-                    "Detail": body,
-                    "EventBusName": target,
-                    "Resources": [f"{spec.arn}:{spec.version}"],
-                }])
-            else:
-                return f"the lab cannot deliver to {kind} destinations"
-        except Exception as exc:
-            return repr(exc)
+            self.service.sender.send(
+                target, json.dumps(record), source="lambda",
+                detail_type=f"Lambda Function Invocation Result - {result}",
+                resources=[spec.version_arn], key=_failure_key(spec, record))
+        except DeliveryError as error:
+            return str(error)
         return True
 
     def _dead_letter(self, event, target: str):
@@ -335,17 +316,18 @@ class AsyncInvoker:
                                  "utf-8", "ignore") or "(none)"},
         }
         try:
-            if target.split(":")[2] == "sqs":
-                sqs = self._client("sqs")
-                url = sqs.get_queue_url(QueueName=target.split(":")[5])["QueueUrl"]
-                sqs.send_message(QueueUrl=url, MessageBody=event.payload.decode(),
-                                 MessageAttributes=attributes)
-            else:
-                self._client("sns").publish(TopicArn=target, Message=event.payload.decode(),
-                                            MessageAttributes=attributes)
-        except Exception as exc:
-            return repr(exc)
+            self.service.sender.send(target, event.payload.decode("utf-8", "replace"),
+                                     attributes=attributes)
+        except DeliveryError as error:
+            return str(error)
         return True
+
+
+def _failure_key(spec, record: dict) -> str:
+    """The object key of an invocation record sent to an S3 bucket (the lab's choice)."""
+    stamp = record["timestamp"].replace(":", ".")
+    return (f"aws/lambda/async/{spec.name}/{stamp[:10].replace('-', '/')}/"
+            f"{stamp}-{record['requestContext']['requestId']}")
 
 
 def _json_or_text(data: bytes):

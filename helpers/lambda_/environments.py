@@ -21,12 +21,13 @@ import uuid
 import zipfile
 from pathlib import Path
 
+from ..aws import MAX_SYNC_PAYLOAD
 from .logs import OutputBuffer, log_stream_name
 from .recursion import format_lineage
 from .runtime_api import RuntimeApiServer
 
 RUNTIME_CLIENT = Path(__file__).with_name("runtime_client.py")
-MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+MAX_RESPONSE_BYTES = MAX_SYNC_PAYLOAD
 # awslambdaric imports the handler module from sys.path, which Lambda's own bootstrap
 # (and ``python -m`` without ``-I``) starts with the task root; ``-I`` leaves it out.
 AWSLAMBDARIC_MAIN = (
@@ -136,6 +137,14 @@ class _OutputPipe:
                     return True
 
 
+def _kilobytes(status: bytes, field: bytes) -> int:
+    """A ``VmRSS:   1234 kB`` figure of /proc/PID/status (0 if it is not there)."""
+    start = status.find(field)
+    if start < 0:
+        return 0
+    return int(status[start + len(field):status.index(b"kB", start)])
+
+
 class ExecutionEnvironment:
     """A process that runs one function version's handler, one invocation at a time."""
 
@@ -157,6 +166,8 @@ class ExecutionEnvironment:
         self._ready = threading.Event()  # init finished (or failed)
         self._closed = threading.Event()  # the process has exited and the Runtime API closed
         self.peak_rss_mb = 0
+        self._status_fd = None  # /proc/PID/status, opened on first use (Linux)
+        self._status_lock = threading.Lock()
 
         self.task_root = workdir / self.id / "task"
         self.task_root.mkdir(parents=True)
@@ -207,6 +218,9 @@ class ExecutionEnvironment:
     # -- called by the Runtime API server (the runtime's side) ------------------------
 
     def next_invocation(self):
+        output = getattr(self, "_output", None)  # set just after the process starts
+        if self.init_duration_ms is None and output is not None:
+            output.drain()  # what the Init phase printed belongs before START
         with self._cond:
             if self.init_duration_ms is None:
                 self.init_duration_ms = (time.perf_counter() - self.created) * 1000
@@ -226,7 +240,7 @@ class ExecutionEnvironment:
         invocation = self._take_current(request_id)
         if invocation is None:
             return 400
-        if len(body) > MAX_RESPONSE_BYTES:
+        if body is None or len(body) > MAX_RESPONSE_BYTES:  # None: over the limit, unread
             invocation.finish("error", None, "Function.ResponseSizeTooLarge")
             return 413
         invocation.finish("response", body, content_type)
@@ -289,17 +303,22 @@ class ExecutionEnvironment:
         return self.state not in ("retired", "dead")
 
     def sample_memory(self) -> int:
-        """Resident memory now, in MB, remembering the peak (Linux; 0 without /proc)."""
+        """Resident memory now, in MB, remembering the peak (Linux; 0 without /proc).
+
+        The process's status file stays open: reading it again from the start gives
+        fresh figures, without opening it on every invoke."""
         rss = peak = 0
         try:
-            with open(f"/proc/{self.process.pid}/status", "rb") as status:
-                for line in status:
-                    if line.startswith(b"VmRSS:"):
-                        rss = (int(line.split()[1]) + 1023) // 1024
-                    elif line.startswith(b"VmHWM:"):
-                        peak = (int(line.split()[1]) + 1023) // 1024
+            with self._status_lock:  # the exit watcher closes it
+                if self._status_fd is None and self.state != "dead":
+                    self._status_fd = os.open(f"/proc/{self.process.pid}/status",
+                                              os.O_RDONLY)
+                status = os.pread(self._status_fd, 4096, 0) if self._status_fd else b""
+            rss = _kilobytes(status, b"VmRSS:")
+            peak = _kilobytes(status, b"VmHWM:")
         except (OSError, ValueError, IndexError):
             pass
+        rss, peak = (rss + 1023) // 1024, (peak + 1023) // 1024
         self.peak_rss_mb = max(self.peak_rss_mb, peak, rss)
         return rss
 
@@ -354,6 +373,10 @@ class ExecutionEnvironment:
                 invocation.output.extend(self._between)
             invocation.finish("exit", None, self.exit_description(code))
         self.server.close()
+        with self._status_lock:
+            if self._status_fd is not None:
+                os.close(self._status_fd)
+                self._status_fd = None
         self._closed.set()
         try:
             self.process.stdout.close()

@@ -16,16 +16,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from ..cloud import moto_adapter
-from ..cloud.moto_adapter import LambdaApiError
-from ..pollers.mappings import EventSourceMappings
+from ..aws import MAX_SYNC_RESPONSE
+from ..errors import LambdaApiError
 from ..trace import Trace
 from .async_queue import AsyncEvent, AsyncInvoker, ScaledClock
 from .environments import ExecutionEnvironment, Invocation
-from .logs import iso_now, report_line, tail_base64
+from .logs import iso_now, report_line
 
-MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # 6 MB request and response (synchronous)
-MAX_ASYNC_PAYLOAD = 1024 * 1024  # 1 MB for InvocationType=Event (256 KB before Oct 2025)
 UNRESERVED_MINIMUM = 100  # concurrency that reserved concurrency must leave to the rest
 INIT_LIMIT_S = 10.0  # the Init phase of an on-demand function
 POLL_S = 0.02  # how often a running invocation's memory is checked
@@ -51,9 +48,7 @@ class InvokeOutcome:
 
 
 def _throttled(reason: str) -> LambdaApiError:
-    error = LambdaApiError(429, "TooManyRequestsException", "Rate Exceeded.", Reason=reason)
-    error.reason = reason
-    return error
+    return LambdaApiError(429, "TooManyRequestsException", "Rate Exceeded.", Reason=reason)
 
 
 class _LogWriter:
@@ -61,7 +56,8 @@ class _LogWriter:
 
     BATCH_WAIT_S = 0.05
 
-    def __init__(self):
+    def __init__(self, write_logs):
+        self.write_logs = write_logs  # write_logs(group, stream, [(ms, line)], region)
         self.queue = queue.Queue()
         self.hurry = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name="lab-log-writer")
@@ -96,9 +92,7 @@ class _LogWriter:
                     batches.setdefault((group, stream, region), []).extend(events)
             for (group, stream, region), events in batches.items():
                 try:
-                    moto_adapter.write_log_events(
-                        group, stream, events, moto_adapter.ACCOUNT_ID, region
-                    )
+                    self.write_logs(group, stream, events, region)
                 except Exception:  # a failed write must never stop later ones
                     pass
             for _ in items:
@@ -116,78 +110,37 @@ class _Pool:
 
 
 class LambdaService:
-    def __init__(self, workdir, base_env: dict, idle_timeout: float = 300.0,
+    """Runs functions: concurrency, execution environments, logs and the async queue.
+
+    ``functions`` reads specs from moto's state (``helpers.cloud.lambda_state``),
+    ``settings`` holds what the lab keeps itself (``helpers.lambda_.functions``),
+    ``sender`` delivers to destinations (``helpers.send``) and ``write_logs`` appends
+    lines to CloudWatch Logs.
+    """
+
+    def __init__(self, workdir, base_env: dict, functions, settings, sender, write_logs,
+                 trace: Trace | None = None, idle_timeout: float = 300.0,
                  runtime_client: str = "builtin", speedup: float = 1.0,
                  account_concurrency: int = 1000, async_workers: int = 8):
         self.workdir = workdir
         self.base_env = base_env  # credentials, endpoint, config-file shields
+        self.functions = functions
+        self.settings = settings
+        self.sender = sender
         self.idle_timeout = idle_timeout
         self.runtime_client = runtime_client
         self.account_concurrency = account_concurrency
-        self.trace = Trace()
+        self.trace = trace or Trace()
         self.clock = ScaledClock(speedup)
         self._pools: dict[tuple[str, str], _Pool] = {}
         self._active: dict[str, int] = {}  # function ARN -> environments initializing or busy
         self._reservations: dict[str, int | None] = {}  # function ARN -> reserved concurrency
         self._lock = threading.Lock()
         self._stopped = threading.Event()
-        self._logs = _LogWriter()
+        self._logs = _LogWriter(write_logs)
         self.events = AsyncInvoker(self, self.trace, self.clock, workers=async_workers)
-        self.event_source_mappings = EventSourceMappings(self)  # pollers (notebook 06)
         self._reaper = threading.Thread(target=self._reap, daemon=True, name="lab-reaper")
         self._reaper.start()
-
-    def lab_client(self, service: str, config=None):
-        """A boto3 client for the lab's own calls (deliveries, pollers); ``config``: botocore's."""
-        import boto3
-
-        session = boto3.session.Session(
-            aws_access_key_id=self.base_env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=self.base_env["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=self.base_env.get("AWS_SESSION_TOKEN"),
-            region_name=self.base_env.get("AWS_DEFAULT_REGION", "us-east-1"),
-        )
-        return session.client(service, endpoint_url=self.base_env["AWS_ENDPOINT_URL"],
-                              config=config)
-
-    # -- the Invoke API ------------------------------------------------------------------
-
-    def handle_invoke_api(self, function_name, qualifier, payload, headers, account_id, region):
-        """Answer ``POST /2015-03-31/functions/{name}/invocations``: (status, headers, body)."""
-        invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
-        if invocation_type not in ("RequestResponse", "Event", "DryRun"):
-            raise LambdaApiError(
-                400, "InvalidParameterValueException",
-                f"Unsupported invocation type: {invocation_type}",
-            )
-        spec = moto_adapter.find_function(function_name, qualifier, account_id, region)
-        invoked_arn = spec.arn + (f":{qualifier}" if qualifier else "")
-        if ":" in function_name.split(":function:")[-1] and not qualifier:
-            invoked_arn = spec.arn + ":" + function_name.rsplit(":", 1)[-1]
-        request_id = str(uuid.uuid4())
-        self.trace.record("invoke", request_id=request_id, function=spec.arn,
-                          version=spec.version, invocation_type=invocation_type, source="api")
-        if invocation_type == "DryRun":  # checked: function, qualifier, permission. Not run.
-            return 204, {"x-amzn-requestid": request_id}, b""
-        if invocation_type == "Event":
-            payload = self._check_payload(payload, MAX_ASYNC_PAYLOAD)
-            self.submit_event(spec, payload, invoked_arn, request_id, function_name,
-                              qualifier, account_id, region)
-            return 202, {"x-amzn-requestid": request_id}, b""
-        payload = self._check_payload(payload, MAX_SYNC_PAYLOAD)
-        client_context = headers.get("x-amz-client-context")
-        outcome = self.invoke(spec, payload, invoked_arn, client_context=client_context,
-                              request_id=request_id)
-        response_headers = {
-            "content-type": "application/json",
-            "x-amz-executed-version": outcome.executed_version,
-            "x-amzn-requestid": outcome.request_id,
-        }
-        if outcome.function_error:
-            response_headers["x-amz-function-error"] = outcome.function_error
-        if headers.get("x-amz-log-type") == "Tail":
-            response_headers["x-amz-log-result"] = tail_base64(outcome.log_text)
-        return 200, response_headers, outcome.payload
 
     def submit_event(self, spec, payload, invoked_arn, request_id, function_name, qualifier,
                      account_id, region, source="api", lineage=None):
@@ -204,30 +157,15 @@ class LambdaService:
         self.events.submit(event, spec.arn)
         return event
 
-    def invoke_from_service(self, function_name, qualifier, payload, account_id, region):
-        """An invoke made by another service inside moto; returns the payload."""
-        spec = moto_adapter.find_function(function_name, qualifier, account_id, region)
-        outcome = self.invoke(spec, payload or b"{}", f"{spec.arn}:{spec.version}",
-                              source="moto")
+    def invoke_from_moto(self, fn, body, request_headers, response_headers):
+        """A function invoked by one of moto's own services (moto's ``LambdaFunction.invoke``
+        calls this, see helpers/cloud/patches.py): run it, return its payload."""
+        spec = self.functions.find(fn.function_name, str(fn.version), fn.account_id, fn.region)
+        payload = body.encode() if isinstance(body, str) else (body or b"{}")
+        outcome = self.invoke(spec, payload or b"{}", spec.version_arn, source="moto")
+        if outcome.function_error:
+            response_headers["x-amz-function-error"] = outcome.function_error
         return outcome.payload
-
-    @staticmethod
-    def _check_payload(payload: bytes, limit: int) -> bytes:
-        if len(payload) > limit:
-            raise LambdaApiError(
-                413, "RequestTooLargeException",
-                f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
-            )
-        if not payload:
-            return b"{}"
-        try:
-            json.loads(payload)
-        except ValueError as exc:
-            raise LambdaApiError(
-                400, "InvalidRequestContentException",
-                f"Could not parse request body into json: {exc}",
-            ) from None
-        return payload
 
     # -- running a function -------------------------------------------------------------
 
@@ -247,7 +185,7 @@ class LambdaService:
         try:
             environment, cold = self._acquire(spec)
         except LambdaApiError as error:
-            if error.code == 429:
+            if error.status == 429:
                 self.trace.record("throttle", request_id=request_id, function=spec.arn,
                                   reason=error.reason, source=source)
             raise
@@ -325,7 +263,7 @@ class LambdaService:
         )
         if unreserved_active < UNRESERVED_MINIMUM:
             return  # always available, whatever is reserved elsewhere
-        reserved = moto_adapter.reserved_concurrency_total(spec.region)
+        reserved = self.functions.reserved_total(spec.account_id, spec.region)
         if unreserved_active >= self.account_concurrency - reserved:
             raise _throttled("ConcurrentInvocationLimitExceeded")
 
@@ -377,7 +315,7 @@ class LambdaService:
             if body is None:  # Function.ResponseSizeTooLarge
                 body = json.dumps({
                     "errorMessage": "Response payload size exceeded maximum allowed payload "
-                                    "size (6291556 bytes).",
+                                    f"size ({MAX_SYNC_RESPONSE} bytes).",
                     "errorType": detail,
                 }).encode()
             payload = body
@@ -482,9 +420,21 @@ class LambdaService:
                                               function=env.spec.arn, state="retired")
                     pool.environments = [env for env in pool.environments if env.alive]
 
+    def retire_function(self, function_arn: str) -> None:
+        """The function was deleted: its idle environments end now, busy ones when done."""
+        with self._lock:
+            pools = [pool for (arn, _), pool in self._pools.items() if arn == function_arn]
+            for pool in pools:
+                pool.fingerprint = None  # a busy environment retires once it is released
+                for env in pool.environments:
+                    if env.state == "idle":
+                        env.retire()
+                        self.trace.record("environment", environment=env.id,
+                                          function=function_arn, state="retired")
+                pool.environments = [env for env in pool.environments if env.alive]
+
     def stop(self) -> list:
         """Stop everything; returns the asynchronous events that were still pending."""
-        self.event_source_mappings.stop()  # first: pollers invoke through this service
         pending = self.events.stop()
         self._stopped.set()
         with self._lock:

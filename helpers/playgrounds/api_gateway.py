@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import boto3
 
-from ..cloud.moto_adapter import ACCOUNT_ID
+from ..aws import ACCOUNT_ID
 from ..errors import LabError
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

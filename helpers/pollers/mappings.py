@@ -1,9 +1,10 @@
 """Event source mappings: Lambda reads a queue for you and invokes your function.
 
-``create_event_source_mapping`` connects an SQS queue to a function. The lab answers
-that API (and Get, List, Update, Delete) here, with AWS's validation and states, and
-runs one poller per enabled mapping (``helpers.sqs_poller``). A mapping moves through
-the states Lambda reports::
+``create_event_source_mapping`` connects a queue or a stream to a function. The lab
+answers that API (and Get, List, Update, Delete) at its front, with AWS's validation
+and states, and runs one poller per enabled mapping. Each kind of source is a
+``Source`` (``helpers.pollers.base``): SQS queues in ``helpers.pollers.sqs``. A
+mapping moves through the states Lambda reports::
 
     Creating -> Enabled                  (or Disabled, when created with Enabled=False)
     Enabled  -> Disabling -> Disabled    (UpdateEventSourceMapping Enabled=False)
@@ -11,35 +12,36 @@ the states Lambda reports::
     Enabled  -> Updating  -> Enabled     (any other change)
     any      -> Deleting  -> gone        (DeleteEventSourceMapping)
 
-Every change of state is recorded in the trace (``mapping.state``). Other event sources
-(DynamoDB Streams, Kinesis) are left to moto until the lab polls them too: add their
-poller to ``POLLERS``. Introduced in notebook 06.
+Every change of state is recorded in the trace (``mapping.state``). Sources the lab
+does not poll (Kafka, Amazon MQ, DocumentDB) are refused with a clear message.
+Introduced in notebook 06.
 
 https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid as uuids
 from dataclasses import dataclass, field
 
-from ..cloud import moto_adapter
-from ..cloud.moto_adapter import LambdaApiError
+from ..aws import parse_arn
+from ..errors import LambdaApiError
+from ..server import Response
 from .filters import FilterPatternError, parse_filter_criteria
-from .sqs import SqsPoller, sqs_client
+from .sqs import SqsSource
 
 REASON = "USER_INITIATED"
-SQS_DEFAULT_BATCH = 10
-SQS_FIFO_MAX_BATCH = 10
 MAX_BATCH = 10_000
 MAX_WINDOW_S = 300
 MAX_CONCURRENCY_RANGE = (2, 1000)
 RESPONSE_TYPES = ("ReportBatchItemFailures",)
-POLLERS = {"sqs": SqsPoller}  # event source service -> the lab's poller for it
+SOURCES = (SqsSource,)  # the kinds of event source the lab polls
+NOT_FOUND = "The resource you requested does not exist."
 
-__all__ = ["EventSourceMappings", "Mapping", "POLLERS"]
+__all__ = ["EventSourceMappings", "Mapping", "SOURCES"]
 
 
 def _invalid(message: str) -> LambdaApiError:
@@ -65,9 +67,8 @@ class Mapping:
     function_name: str  # as the caller gave it: name or ARN, perhaps with a qualifier
     function_arn: str  # the ARN Lambda reports and invokes (qualified when given so)
     source_arn: str
-    queue_url: str
-    fifo: bool
-    batch_size: int = SQS_DEFAULT_BATCH
+    kind: str  # the source's service: "sqs", ...
+    batch_size: int = 10
     window: int = 0
     response_types: list = field(default_factory=list)
     filter_criteria: dict | None = None
@@ -78,6 +79,7 @@ class Mapping:
     reason: str = REASON
     last_modified: float = field(default_factory=time.time)
     batches: int = 0  # batches its pollers have received so far
+    source: dict = field(default_factory=dict)  # what its source's poller needs
 
     @property
     def arn(self) -> str:
@@ -107,39 +109,66 @@ class Mapping:
         }
         if self.filter_criteria:
             config["FilterCriteria"] = self.filter_criteria
-        if self.scaling:
-            config["ScalingConfig"] = dict(self.scaling)
-        return config  # LastProcessingResult: Lambda reports none for SQS sources
+        return config
 
 
 class EventSourceMappings:
     """The lab's event source mappings and their pollers (one per enabled mapping)."""
 
-    def __init__(self, service):
+    def __init__(self, service, clients, sources=SOURCES):
         self.service = service
+        self.clients = clients
+        self.sources = {source.kind: source(self) for source in sources}
         self._mappings: dict[str, Mapping] = {}
         self._pollers: dict[str, object] = {}
         self._lock = threading.RLock()
-        self._sqs = None
         self._stopped = False
+
+    def register(self, front) -> None:
+        """Answer the Lambda API's event source mapping operations at the front."""
+        front.answer("lambda", "CreateEventSourceMapping", self._create_api)
+        front.answer("lambda", "GetEventSourceMapping", self._by_uuid(self.get, 200))
+        front.answer("lambda", "UpdateEventSourceMapping", self._by_uuid(self._update_api, 202))
+        front.answer("lambda", "DeleteEventSourceMapping", self._by_uuid(self.delete, 202))
+        front.answer("lambda", "ListEventSourceMappings", self._list_api)
+
+    @staticmethod
+    def _reply(status: int, document, request) -> Response:
+        return Response(status, [("Content-Type", "application/json"),
+                                 ("x-amzn-RequestId", request.request_id)],
+                        json.dumps(document).encode())
+
+    def _create_api(self, request) -> Response:
+        return self._reply(202, self.create(json.loads(request.body or b"{}"),
+                                            request.account_id, request.region), request)
+
+    def _update_api(self, uuid: str, request) -> dict:
+        return self.update(uuid, json.loads(request.body or b"{}"))
+
+    def _by_uuid(self, call, status: int):
+        def answer(request) -> Response:
+            uuid = request.params.get("UUID", "")
+            if call in (self.get, self.delete):
+                return self._reply(status, call(uuid), request)
+            return self._reply(status, call(uuid, request), request)
+
+        return answer
+
+    def _list_api(self, request) -> Response:
+        listed = self.list(request.query("EventSourceArn"), request.query("FunctionName"),
+                           request.account_id, request.region)
+        return self._reply(200, {"EventSourceMappings": listed}, request)
 
     # -- what the lab answers ---------------------------------------------------------------
 
-    @staticmethod
-    def handles(source_arn) -> bool:
-        """Whether the lab polls this kind of event source itself."""
-        parts = str(source_arn or "").split(":")
-        return len(parts) > 2 and parts[2] in POLLERS
-
-    def knows(self, uuid: str) -> bool:
-        with self._lock:
-            return uuid in self._mappings
+    def describe(self, mapping: Mapping) -> dict:
+        """The mapping as GetEventSourceMapping returns it."""
+        return {**mapping.configuration(), **self.sources[mapping.kind].configuration(mapping)}
 
     def mapping(self, uuid: str) -> Mapping:
         with self._lock:
             if uuid not in self._mappings:
-                raise LambdaApiError(404, "ResourceNotFoundException",
-                                     "The resource you requested does not exist.")
+                raise LambdaApiError(404, "ResourceNotFoundException", NOT_FOUND)
             return self._mappings[uuid]
 
     def poller(self, uuid: str):
@@ -153,33 +182,32 @@ class EventSourceMappings:
         self._check_ranges(body)
         source_arn = body.get("EventSourceArn")
         function_name = body.get("FunctionName") or ""
+        source = self._source(source_arn)
         spec, function_arn = self._function(function_name, account_id, region)
-        queue_url, visibility_timeout, fifo = self._queue(source_arn, account_id)
         mapping = Mapping(
             uuid=str(uuids.uuid4()), account_id=account_id, region=region,
             function_name=function_name, function_arn=function_arn, source_arn=source_arn,
-            queue_url=queue_url, fifo=fifo,
-            batch_size=body.get("BatchSize") or SQS_DEFAULT_BATCH,
+            kind=source.kind, batch_size=body.get("BatchSize") or source.default_batch_size,
             window=body.get("MaximumBatchingWindowInSeconds") or 0,
             response_types=list(body.get("FunctionResponseTypes") or []),
             scaling=body.get("ScalingConfig") or None,
             enabled=body.get("Enabled", True) is not False,
         )
         self._set_filters(mapping, body.get("FilterCriteria"))
-        self._check_queue_rules(mapping)
+        source.prepare(mapping, body, spec, update=False)
         with self._lock:
             for other in self._mappings.values():
                 if other.source_arn == source_arn and other.function_arn == function_arn:
                     raise LambdaApiError(
                         409, "ResourceConflictException",
-                        f'An event source mapping with SQS arn (" {source_arn} ") and '
-                        f'function (" {spec.name} ") already exists. Please update or '
-                        f"delete the existing mapping with UUID {other.uuid}",
+                        f'An event source mapping with {source.kind.upper()} arn (" '
+                        f'{source_arn} ") and function (" {spec.name} ") already exists. '
+                        f"Please update or delete the existing mapping with UUID "
+                        f"{other.uuid}",
                     )
-            self._check_timeout(spec, visibility_timeout)
             self._mappings[mapping.uuid] = mapping
             self._record_state(mapping)
-            config = mapping.configuration()
+            config = self.describe(mapping)
             if mapping.enabled:
                 self._start_poller(mapping)
             else:
@@ -188,7 +216,7 @@ class EventSourceMappings:
 
     def get(self, uuid: str) -> dict:
         with self._lock:
-            return self.mapping(uuid).configuration()
+            return self.describe(self.mapping(uuid))
 
     def list(self, source_arn, function_name, account_id, region) -> list[dict]:
         wanted = None
@@ -200,7 +228,7 @@ class EventSourceMappings:
         with self._lock:
             mappings = list(self._mappings.values())
         return [
-            m.configuration() for m in mappings
+            self.describe(m) for m in mappings
             if (not source_arn or m.source_arn == source_arn)
             and (wanted is None or m.function_arn == wanted
                  or m.function_arn.startswith(wanted + ":"))
@@ -227,14 +255,12 @@ class EventSourceMappings:
                 function_name = body["FunctionName"]
             spec, function_arn = self._function(function_name, mapping.account_id,
                                                 mapping.region)
-            _, visibility_timeout, _ = self._queue(mapping.source_arn, mapping.account_id)
-            trial = Mapping(**{**mapping.__dict__, **changed})
+            trial = Mapping(**{**mapping.__dict__, **changed, "source": dict(mapping.source)})
             if "FilterCriteria" in body:
                 self._set_filters(trial, body["FilterCriteria"])
-            self._check_queue_rules(trial)
-            self._check_timeout(spec, visibility_timeout)
+            self.sources[mapping.kind].prepare(trial, body, spec, update=True)
             for name in ("batch_size", "window", "response_types", "scaling",
-                         "filter_criteria", "filters"):
+                         "filter_criteria", "filters", "source"):
                 setattr(mapping, name, getattr(trial, name))
             mapping.function_name, mapping.function_arn = function_name, function_arn
             mapping.last_modified = time.time()
@@ -242,33 +268,33 @@ class EventSourceMappings:
             if enabled and not mapping.enabled:
                 mapping.enabled = True
                 self._set_state(mapping, "Enabling")
-                config = mapping.configuration()
+                config = self.describe(mapping)
                 self._start_poller(mapping)
                 return config
             if not enabled and mapping.enabled:
                 mapping.enabled = False
                 self._set_state(mapping, "Disabling")
-                config = mapping.configuration()
+                config = self.describe(mapping)
                 self._stop_poller(mapping, then="Disabled")
                 return config
             if mapping.enabled:
                 self._set_state(mapping, "Updating")
-                config = mapping.configuration()
+                config = self.describe(mapping)
                 poller = self._pollers.get(uuid)
                 if poller is not None:  # it reads the settings for every batch
                     poller.settings_changed()
                     self._set_state(mapping, "Enabled")
                 return config
-            return mapping.configuration()
+            return self.describe(mapping)
 
     def delete(self, uuid: str) -> dict:
         with self._lock:
             mapping = self.mapping(uuid)
             if mapping.state == "Deleting":
-                return mapping.configuration()
+                return self.describe(mapping)
             mapping.enabled = False
             self._set_state(mapping, "Deleting")
-            config = mapping.configuration()
+            config = self.describe(mapping)
             self._stop_poller(mapping, then=None)
             return config
 
@@ -288,9 +314,8 @@ class EventSourceMappings:
     def _start_poller(self, mapping: Mapping) -> None:
         if self._stopped:
             return
-        kind = mapping.source_arn.split(":")[2]
-        poller = POLLERS[kind](self.service, mapping, on_running=self._running,
-                               sqs=self._client())
+        poller = self.sources[mapping.kind].poller(self.service, mapping, self.clients,
+                                                   on_running=self._running)
         self._pollers[mapping.uuid] = poller
         poller.start()
 
@@ -361,23 +386,6 @@ class EventSourceMappings:
                 "[ReportBatchItemFailures]]")
 
     @staticmethod
-    def _check_queue_rules(mapping: Mapping) -> None:
-        if mapping.fifo:
-            if mapping.batch_size > SQS_FIFO_MAX_BATCH:
-                raise _invalid("Maximum batch size must be between 1 and 10 inclusive")
-            if mapping.window:
-                raise _invalid("Batching window is not supported for FIFO queues")
-        elif mapping.batch_size > 10 and mapping.window < 1:
-            raise _invalid("Maximum batch window in seconds must be greater than 0 if maximum "
-                           "batch size is greater than 10")
-
-    @staticmethod
-    def _check_timeout(spec, visibility_timeout: int) -> None:
-        if spec.timeout > visibility_timeout:
-            raise _invalid(f"Queue visibility timeout: {visibility_timeout} seconds is less "
-                           f"than Function timeout: {spec.timeout} seconds")
-
-    @staticmethod
     def _set_filters(mapping: Mapping, criteria) -> None:
         try:
             mapping.filters = parse_filter_criteria(criteria)
@@ -385,38 +393,21 @@ class EventSourceMappings:
             raise _invalid(str(error)) from None
         mapping.filter_criteria = criteria if mapping.filters else None
 
-    @staticmethod
-    def _function(function_name: str, account_id: str, region: str):
+    def _function(self, function_name: str, account_id: str, region: str):
         """(spec, the FunctionArn Lambda reports): qualified when the name was."""
-        spec = moto_adapter.find_function(function_name, None, account_id, region)
+        spec = self.service.functions.find(function_name, None, account_id, region)
         local = function_name.split(":function:")[-1]  # name, or name:qualifier
         if ":" in local:
             return spec, f"{spec.arn}:{local.rsplit(':', 1)[-1]}"
         return spec, spec.arn
 
-    def _client(self):
-        """One SQS client for the API's checks and every poller (made once: it is slow)."""
-        with self._lock:
-            if self._sqs is None:
-                self._sqs = sqs_client(self.service, pollers=8)
-            return self._sqs
-
-    def _queue(self, source_arn: str, account_id: str) -> tuple[str, int, bool]:
-        """(queue URL, visibility timeout, FIFO?) of an SQS queue ARN, read through SQS."""
-        parts = source_arn.split(":")
-        if len(parts) != 6 or parts[2] != "sqs":
-            raise _invalid("Unrecognized event source, must be kafka or specify a valid "
-                           "EventSourceArn.")
-        sqs = self._client()
-        try:
-            url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])[
-                "QueueUrl"]
-            attributes = sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["VisibilityTimeout", "FifoQueue"])["Attributes"]
-        except sqs.exceptions.QueueDoesNotExist:
-            raise _invalid(
-                "Error occurred while ReceiveMessage. SQS Error Code: "
-                "AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified "
-                "queue does not exist for this wsdl version.") from None
-        return (url, int(attributes["VisibilityTimeout"]),
-                attributes.get("FifoQueue") == "true")
+    def _source(self, source_arn) -> object:
+        """The lab's source for an event source ARN; AWS's error for one it is not."""
+        arn = parse_arn(source_arn)
+        if arn is not None and arn.service in self.sources:
+            return self.sources[arn.service]
+        if arn is not None and arn.service in ("kafka", "mq", "rds"):
+            raise _invalid(f"The lab polls {', '.join(sorted(self.sources))} event sources; "
+                           f"{arn.service} sources are not part of the course.")
+        raise _invalid("Unrecognized event source, must be kafka or specify a valid "
+                       "EventSourceArn.")

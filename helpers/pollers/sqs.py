@@ -29,7 +29,6 @@ https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -37,37 +36,83 @@ import uuid as uuids
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..cloud import moto_adapter
-from ..cloud.moto_adapter import LambdaApiError
+from ..aws import MAX_SYNC_PAYLOAD, parse_arn
+from ..errors import LambdaApiError
+from ..events.sqs import sqs_record
+from .base import Poller, Source, batch_item_failures
 from .filters import matches_any
 
 RECEIVE_WAIT_S = 1  # long-poll in short steps: a stopping poller never waits longer
-BATCH_PAYLOAD_LIMIT = 6 * 1024 * 1024  # a synchronous invoke's request limit
+BATCH_PAYLOAD_LIMIT = MAX_SYNC_PAYLOAD  # a batch is one synchronous invoke
 INITIAL_BATCHES = 5  # concurrent batches when messages arrive
 MINIMUM_BATCHES = 2
 SCALE_UP_PER_S = 5  # up to 300 more concurrent batches a minute
 AWS_MAX_BATCHES = 1000  # per mapping, services-sqs-scaling.html (some AWS pages say 1,250)
 LAB_MAX_BATCHES = 20  # the lab's own ceiling: each batch runs in a process on this machine
-THROTTLE_FIRST_S = 1  # back-off after a throttled invoke, in AWS seconds (then doubling)
 VISIBILITY_REFRESH_S = 2.0
-ERROR_REPEAT_S = 10.0  # the same poller error is recorded at most this often
+FIFO_MAX_BATCH = 10
+NO_QUEUE = ("Error occurred while ReceiveMessage. SQS Error Code: "
+            "AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue "
+            "does not exist for this wsdl version.")
 BODY_PREVIEW = 80
-FIFO_ATTRIBUTES = ("ApproximateReceiveCount", "SentTimestamp", "SequenceNumber",
-                   "MessageGroupId", "SenderId", "MessageDeduplicationId",
-                   "ApproximateFirstReceiveTimestamp", "AWSTraceHeader")
-STANDARD_ATTRIBUTES = ("ApproximateReceiveCount", "SentTimestamp", "SenderId",
-                       "ApproximateFirstReceiveTimestamp", "AWSTraceHeader")
 
-__all__ = ["SqsPoller", "sqs_client", "sqs_record"]
+__all__ = ["SqsPoller", "SqsSource", "sqs_client"]
 
 
-def sqs_client(service, pollers: int = 1):
-    """A boto3 SQS client for pollers: enough connections, few retries (thread-safe)."""
-    from botocore.config import Config
+def sqs_client(clients):
+    """The SQS client every SQS poller shares: enough connections, few retries."""
+    return clients.client("sqs", max_pool_connections=8 * (LAB_MAX_BATCHES + 2),
+                          read_timeout=RECEIVE_WAIT_S + 30,
+                          retries={"total_max_attempts": 2, "mode": "standard"})
 
-    return service.lab_client("sqs", config=Config(
-        max_pool_connections=pollers * (LAB_MAX_BATCHES + 2), read_timeout=RECEIVE_WAIT_S + 30,
-        retries={"total_max_attempts": 2, "mode": "standard"}))
+
+def _invalid(message: str) -> LambdaApiError:
+    return LambdaApiError(400, "InvalidParameterValueException", message)
+
+
+class SqsSource(Source):
+    """SQS queues: standard and FIFO. https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html"""
+
+    kind = "sqs"
+    default_batch_size = 10
+
+    def prepare(self, mapping, body: dict, spec, update: bool) -> None:
+        queue_url, visibility_timeout, fifo = self._queue(mapping.source_arn)
+        mapping.source.update(queue_url=queue_url, fifo=fifo)
+        if fifo:
+            if mapping.batch_size > FIFO_MAX_BATCH:
+                raise _invalid("Maximum batch size must be between 1 and 10 inclusive")
+            if mapping.window:
+                raise _invalid("Batching window is not supported for FIFO queues")
+        elif mapping.batch_size > 10 and mapping.window < 1:
+            raise _invalid("Maximum batch window in seconds must be greater than 0 if maximum "
+                           "batch size is greater than 10")
+        if spec.timeout > visibility_timeout:
+            raise _invalid(f"Queue visibility timeout: {visibility_timeout} seconds is less "
+                           f"than Function timeout: {spec.timeout} seconds")
+
+    def _queue(self, source_arn: str) -> tuple[str, int, bool]:
+        """(queue URL, visibility timeout, FIFO?) of an SQS queue ARN, read through SQS."""
+        arn = parse_arn(source_arn)
+        if arn is None or not arn.resource:
+            raise _invalid("Unrecognized event source, must be kafka or specify a valid "
+                           "EventSourceArn.")
+        sqs = sqs_client(self.mappings.clients)
+        try:
+            url = sqs.get_queue_url(QueueName=arn.resource, QueueOwnerAWSAccountId=arn.account)[
+                "QueueUrl"]
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["VisibilityTimeout", "FifoQueue"])["Attributes"]
+        except sqs.exceptions.QueueDoesNotExist:
+            raise _invalid(NO_QUEUE) from None
+        return (url, int(attributes["VisibilityTimeout"]),
+                attributes.get("FifoQueue") == "true")
+
+    def configuration(self, mapping) -> dict:
+        config = {}
+        if mapping.scaling:
+            config["ScalingConfig"] = dict(mapping.scaling)
+        return config  # LastProcessingResult: Lambda reports none for SQS sources
 
 
 @dataclass
@@ -81,44 +126,6 @@ class _Received:
         return self.record["messageId"]
 
 
-def _b64(value: bytes) -> str:
-    return base64.b64encode(value).decode()
-
-
-def sqs_record(message: dict, queue_arn: str, region: str, fifo: bool) -> dict:
-    """One ReceiveMessage message as a record of Lambda's SQS event."""
-    received = message.get("Attributes", {})
-    names = FIFO_ATTRIBUTES if fifo else STANDARD_ATTRIBUTES
-    attributes = {name: received[name] for name in names if name in received}
-    message_attributes = {}
-    for name, value in message.get("MessageAttributes", {}).items():
-        entry = {}
-        if "StringValue" in value:
-            entry["stringValue"] = value["StringValue"]
-        if "BinaryValue" in value:
-            entry["binaryValue"] = _b64(value["BinaryValue"])
-        entry["stringListValues"] = list(value.get("StringListValues", []))
-        entry["binaryListValues"] = [_b64(v) for v in value.get("BinaryListValues", [])]
-        entry["dataType"] = value["DataType"]
-        message_attributes[name] = entry
-    record = {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": attributes,
-        "messageAttributes": message_attributes,
-    }
-    if message_attributes and message.get("MD5OfMessageAttributes"):
-        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-    record.update({
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    })
-    return record
-
-
 def _filter_view(record: dict) -> dict:
     """What filter patterns see: the record, with a JSON-object body parsed."""
     body = record["body"]
@@ -129,33 +136,26 @@ def _filter_view(record: dict) -> dict:
     return {**record, "body": parsed if isinstance(parsed, dict) else body}
 
 
-class SqsPoller:
+class SqsPoller(Poller):
     """Reads one mapping's queue and invokes its function, until stopped."""
 
-    def __init__(self, service, mapping, on_running=None, sqs=None):
-        self.service = service
-        self.mapping = mapping
-        self.trace = service.trace
-        self._on_running = on_running or (lambda mapping: None)
-        self._stop = threading.Event()
+    source_name = "sqs"
+
+    def __init__(self, service, mapping, clients, on_running=None):
+        super().__init__(service, mapping, clients, on_running)
+        self.queue_url = mapping.source["queue_url"]
+        self.fifo = mapping.source["fifo"]
         self._slots = threading.Condition()
         self._in_flight = 0
         self._allowed = INITIAL_BATCHES
         self._last_growth = 0.0
-        self._reserved = None  # the function's reserved concurrency, read every 0.5 s
-        self._reserved_read = 0.0
         self._carry: list[_Received] = []
         self._visibility = (0.0, 30)  # (read at, seconds)
-        self._last_error = ("", 0.0)
-        self._sqs = sqs or sqs_client(service)
-        name = f"lab-esm-{mapping.uuid[:8]}"
-        self._workers = ThreadPoolExecutor(max_workers=LAB_MAX_BATCHES, thread_name_prefix=name)
-        self._thread = threading.Thread(target=self._run, daemon=True, name=name)
+        self._sqs = sqs_client(clients)
+        self._workers = ThreadPoolExecutor(max_workers=LAB_MAX_BATCHES,
+                                           thread_name_prefix=f"lab-esm-{mapping.uuid[:8]}")
 
     # -- lifecycle ------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread.start()
 
     def stop(self) -> None:
         """Stop receiving; batches already invoking finish on their own."""
@@ -201,7 +201,7 @@ class SqsPoller:
                     batch, trigger = self._collect()
                 except Exception as error:  # the queue is gone, the lab is stopping, ...
                     self._release_slot()
-                    self._record_error("ReceiveMessage", error)
+                    self.record_error("ReceiveMessage", error)
                     self._stop.wait(1.0)
                     continue
                 if not batch:
@@ -236,7 +236,7 @@ class SqsPoller:
             for index, item in enumerate(items):
                 full = len(batch) >= mapping.batch_size  # read live: updates apply at once
                 if full or (batch and total[0] + item.size > BATCH_PAYLOAD_LIMIT):
-                    if mapping.fifo:  # back to SQS, which holds them until their group is free
+                    if self.fifo:  # back to SQS, which holds them until their group is free
                         self._release(items[index:], "they did not fit in the batch")
                     else:
                         self._carry = items[index:] + self._carry
@@ -267,7 +267,7 @@ class SqsPoller:
             except Exception as error:
                 if not batch:
                     raise
-                self._record_error("ReceiveMessage", error)
+                self.record_error("ReceiveMessage", error)
                 return batch, "receive error"  # invoke with what was received
             if not messages:
                 if first is None:
@@ -278,7 +278,7 @@ class SqsPoller:
                 continue
             now = time.monotonic()
             trigger = add([_Received(record, len(json.dumps(record)) + 2, now) for record in (
-                sqs_record(m, mapping.source_arn, mapping.region, mapping.fifo)
+                sqs_record(m, mapping.source_arn, mapping.region, self.fifo)
                 for m in messages)])
             if trigger:
                 return batch, trigger
@@ -288,7 +288,7 @@ class SqsPoller:
 
     def _receive(self, count: int, wait: int) -> list[dict]:
         response = self._sqs.receive_message(
-            QueueUrl=self.mapping.queue_url, MaxNumberOfMessages=count, WaitTimeSeconds=wait,
+            QueueUrl=self.queue_url, MaxNumberOfMessages=count, WaitTimeSeconds=wait,
             MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"],
         )
         return response.get("Messages", [])
@@ -300,7 +300,7 @@ class SqsPoller:
             for start in range(0, len(items), 10):
                 chunk = items[start:start + 10]
                 self._sqs.change_message_visibility_batch(
-                    QueueUrl=self.mapping.queue_url,
+                    QueueUrl=self.queue_url,
                     Entries=[{"Id": str(i), "ReceiptHandle": item.record["receiptHandle"],
                               "VisibilityTimeout": 0} for i, item in enumerate(chunk)])
             visible = "now"
@@ -313,22 +313,10 @@ class SqsPoller:
 
     def _limit(self) -> int:
         cap = min(LAB_MAX_BATCHES, self.mapping.maximum_concurrency or AWS_MAX_BATCHES)
-        reserved = self._reserved_concurrency()
+        reserved = self.reserved_concurrency()
         if reserved is not None:
             cap = min(cap, max(reserved, 1))
         return max(1, min(self._allowed, cap))
-
-    def _reserved_concurrency(self) -> int | None:
-        if time.monotonic() - self._reserved_read > 0.5:
-            mapping = self.mapping
-            try:
-                self._reserved = moto_adapter.find_function(
-                    mapping.function_name, None, mapping.account_id, mapping.region
-                ).reserved_concurrency
-            except Exception:  # the function is gone: batches will say so
-                pass
-            self._reserved_read = time.monotonic()
-        return self._reserved
 
     def _take_slot(self) -> bool:
         with self._slots:
@@ -401,37 +389,17 @@ class SqsPoller:
             bodies=[item.record["body"][:BODY_PREVIEW] for item in batch],
         )
         try:
-            spec = moto_adapter.find_function(mapping.function_name, None, mapping.account_id,
-                                              mapping.region)
+            spec = self.function()
         except Exception as error:  # the function is gone: the batch fails
             return self._end(batch_id, None, "error", [], ids,
-                             error_type=getattr(error, "error_type", type(error).__name__))
+                             error_type=getattr(error, "code", type(error).__name__))
         deadline = min(item.received for item in batch) + self._visibility_timeout()
-        throttles = 0
-        while True:
-            request_id = str(uuids.uuid4())
-            self.trace.record("invoke", request_id=request_id, function=spec.arn,
-                              version=spec.version, invocation_type="RequestResponse",
-                              source="sqs", batch=batch_id)
-            try:
-                outcome = self.service.invoke(spec, payload, mapping.function_arn,
-                                              request_id=request_id, source="sqs")
-                break
-            except LambdaApiError as error:
-                if error.code != 429:
-                    self._back_off()
-                    return self._end(batch_id, request_id, "error", [], ids,
-                                     error_type=error.error_type)
-                throttles += 1
-                delay = self.service.clock.lab_seconds(THROTTLE_FIRST_S * 2 ** (throttles - 1))
+        outcome, request_id, failure, error_type = self.invoke(
+            spec, payload, batch_id, deadline, on_throttle=self._back_off)
+        if outcome is None:
+            if failure == "error":
                 self._back_off()
-                if time.monotonic() + delay >= deadline or self._stop.is_set():
-                    return self._end(batch_id, request_id, "throttled", [], ids,
-                                     error_type="TooManyRequestsException")
-                self.trace.record("batch.throttled", mapping=mapping.uuid, batch=batch_id,
-                                  request_id=request_id, retry_in_s=round(delay, 3),
-                                  reason=getattr(error, "reason", None))
-                time.sleep(delay)
+            return self._end(batch_id, request_id, failure, [], ids, error_type=error_type)
         failed, outcome_name = self._failures(outcome, ids)
         if failed:
             self._back_off()
@@ -447,26 +415,8 @@ class SqsPoller:
             return list(ids), "error"
         if not self.mapping.reports_batch_item_failures:
             return [], "success"
-        try:
-            response = json.loads(outcome.payload or b"null")
-        except ValueError:
-            return list(ids), "invalid response"
-        if response is None:
-            return [], "success"
-        if not isinstance(response, dict):
-            return list(ids), "invalid response"
-        items = response.get("batchItemFailures")
-        if not items:
-            return [], "success"
-        if not isinstance(items, list):
-            return list(ids), "invalid response"
-        reported = set()
-        for item in items:
-            identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
-            if not isinstance(identifier, str) or identifier not in ids:
-                return list(ids), "invalid response"
-            reported.add(identifier)
-        return [i for i in ids if i in reported], "partial"
+        reported, outcome_name = batch_item_failures(outcome.payload, ids)
+        return (list(ids) if reported is None else reported), outcome_name
 
     def _delete(self, items: list[_Received], batch_id: str) -> list[str]:
         """DeleteMessageBatch, 10 at a time; what could not be deleted is recorded."""
@@ -475,7 +425,7 @@ class SqsPoller:
             chunk = items[start:start + 10]
             try:
                 response = self._sqs.delete_message_batch(
-                    QueueUrl=self.mapping.queue_url,
+                    QueueUrl=self.queue_url,
                     Entries=[{"Id": str(i), "ReceiptHandle": item.record["receiptHandle"]}
                              for i, item in enumerate(chunk)])
                 failed += [chunk[int(entry["Id"])].message_id
@@ -497,16 +447,12 @@ class SqsPoller:
         if time.monotonic() - read_at > VISIBILITY_REFRESH_S:
             try:
                 attributes = self._sqs.get_queue_attributes(
-                    QueueUrl=self.mapping.queue_url, AttributeNames=["VisibilityTimeout"])
+                    QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"])
                 seconds = int(attributes["Attributes"]["VisibilityTimeout"])
             except Exception:
                 pass
             self._visibility = (time.monotonic(), seconds)
         return seconds
 
-    def _record_error(self, operation: str, error: Exception) -> None:
-        text = f"{operation}: {error}"
-        previous, when = self._last_error
-        if text != previous or time.monotonic() - when > ERROR_REPEAT_S:
-            self._last_error = (text, time.monotonic())
-            self.trace.record("mapping.error", mapping=self.mapping.uuid, error=text)
+
+SqsSource.poller = SqsPoller

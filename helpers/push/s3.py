@@ -1,269 +1,315 @@
-"""S3 event notifications: the event S3 builds, and its delivery to Lambda and SQS.
+"""S3 event notifications: S3 invokes Lambda asynchronously when objects change.
 
-When an object is created or removed in a bucket whose notification configuration asks
-for it, S3 builds one event record (``{"Records": [...]}``) per matching configuration
-and sends it on. A Lambda function gets it as an asynchronous invoke: the S3 request
-has already returned, and Lambda's queue, retries, maximum event age, destinations and
-dead-letter queue apply (helpers/lambda_/async_queue.py). An SQS queue gets it as a message.
+The lab watches S3 requests at its front (moto keeps the buckets):
 
-The record follows AWS's event message structure
-(https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html):
-``eventVersion`` 2.5, ``eventName`` without the ``s3:`` prefix, the object key
-URL-encoded as a form value (``"red flower.jpg"`` becomes ``"red+flower.jpg"``; ``/``
-stays as it is), no ``size`` and ``eTag`` on removals, ``versionId`` only in versioned
-buckets, a ``sequencer`` that grows with every change to a key, and the request ids the
-S3 request itself answered with. Introduced in notebook 04.
+- every S3 answer carries S3's own request ids (``x-amz-request-id``, ``x-amz-id-2``),
+  in its headers and in an error's XML; the event's ``responseElements`` name them;
+- ``PutBucketNotificationConfiguration`` is checked as S3 checks it: each function must
+  exist and let ``s3.amazonaws.com`` invoke it for this bucket (unless
+  ``x-amz-skip-destination-validation``), configurations may not overlap; once saved,
+  queues and topics get S3's ``s3:TestEvent``;
+- after a change (PutObject, CopyObject, CompleteMultipartUpload, DeleteObject,
+  DeleteObjects, tagging, ACL, restore) each matching configuration gets one event
+  (``helpers.events.s3``): a function through Lambda's asynchronous queue, a queue or a
+  topic as a message; a bucket with EventBridge turned on sends to the default bus.
 
-moto_adapter captures each change while S3 (moto) handles the request; this module
-turns the captures into events once the response is ready.
+Filters match the key as S3 writes it in the event (URL-encoded). A function's
+request carries its trace header, whose lineage lets Lambda stop a recursive loop
+(``helpers.lambda_.recursion``). Introduced in notebook 04.
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import os
-import threading
+import re
 import time
-import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from urllib.parse import quote_plus
+from xml.etree import ElementTree
 
+from ..aws import function_name_parts, policy_allows
+from ..errors import AwsError
+from ..events import s3 as events
 from ..lambda_ import recursion
+from .base import PushSource
 
-EVENT_VERSION = "2.5"
-SCHEMA_VERSION = "1.0"
-REMOVED = "ObjectRemoved"
+OVERLAP_MESSAGE = ("Configurations overlap. Configurations on the same bucket cannot share "
+                   "a common event type.")
+DESTINATION_MESSAGE = "Unable to validate the following destination configurations"
+CREATED = {"PutObject": "s3:ObjectCreated:Put", "CopyObject": "s3:ObjectCreated:Copy",
+           "CompleteMultipartUpload": "s3:ObjectCreated:CompleteMultipartUpload",
+           "PutObjectTagging": "s3:ObjectTagging:Put",
+           "DeleteObjectTagging": "s3:ObjectTagging:Delete",
+           "PutObjectAcl": "s3:ObjectAcl:Put", "RestoreObject": "s3:ObjectRestore:Post"}
+EVENTBRIDGE_TYPES = {"ObjectCreated": "Object Created", "ObjectRemoved": "Object Deleted",
+                     "ObjectTagging:Put": "Object Tags Added",
+                     "ObjectTagging:Delete": "Object Tags Deleted",
+                     "ObjectAcl": "Object ACL Updated",
+                     "ObjectRestore:Post": "Object Restore Initiated",
+                     "ObjectRestore:Completed": "Object Restore Completed"}
 
-__all__ = [
-    "EVENT_VERSION",
-    "Destination",
-    "ObjectChange",
-    "S3RequestInfo",
-    "build_event",
-    "build_record",
-    "deliver",
-    "encode_key",
-    "event_time",
-    "new_host_id",
-    "new_request_id",
-    "next_sequencer",
-    "owner_id",
-    "principal_id",
-    "test_event",
-]
+__all__ = ["S3Notifications"]
 
 
-# -- identifiers -------------------------------------------------------------------------
+def _strip(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
 
 
-def new_request_id() -> str:
-    """An S3 request id: 16 upper-case hex digits, like ``D82B88E5F771F645``."""
-    return uuid.uuid4().hex[:16].upper()
-
-
-def new_host_id() -> str:
-    """An S3 extended request id (``x-amz-id-2``): base64, 76 characters."""
-    return base64.b64encode(os.urandom(56)).decode()
-
-
-def principal_id(access_key: str | None, user_id: str | None = None) -> str:
-    """``userIdentity.principalId``: ``AWS:`` and the caller's IAM unique id.
-
-    With IAM users (``start_lab(enforce_iam=True)``) that is the user's id; otherwise a
-    stable id derived from the access key, in the ``AIDA...`` form of an IAM user.
-    """
-    if user_id:
-        return f"AWS:{user_id}"
-    digest = hashlib.sha256((access_key or "anonymous").encode()).digest()
-    return "AWS:AIDA" + base64.b32encode(digest).decode()[:17]
-
-
-def owner_id(account_id: str) -> str:
-    """The bucket owner's id (``ownerIdentity.principalId``), stable per account."""
-    digest = hashlib.sha256(f"owner:{account_id}".encode()).digest()
-    return "A" + base64.b32encode(digest).decode()[:13]
-
-
-_sequencer_lock = threading.Lock()
-_last_sequencer = 0
-
-
-def next_sequencer() -> str:
-    """A hex sequencer larger than every one before it (so also per key), as S3's grow."""
-    global _last_sequencer
-    with _sequencer_lock:
-        _last_sequencer = max(_last_sequencer + 1, time.time_ns())
-        return f"{_last_sequencer:018X}"
-
-
-def encode_key(key: str) -> str:
-    """The key as S3 writes it in an event: form-encoded, ``/`` left as it is."""
-    return quote_plus(key, safe="/")
-
-
-def event_time(when: float | None = None) -> str:
-    moment = datetime.fromtimestamp(time.time() if when is None else when, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-# -- what S3 captured, and about which request ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class ObjectChange:
-    """One change S3 made to a key, captured the moment it was made."""
-
-    event_name: str  # as configured: "s3:ObjectCreated:Put"
-    bucket: str
-    region: str
-    account_id: str
-    key: str
-    size: int | None
-    etag: str | None
-    version_id: str | None
-    sequencer: str
-
-
-@dataclass(frozen=True)
-class Destination:
-    kind: str  # "lambda" or "sqs"
-    arn: str
-    configuration_id: str
-
-
-@dataclass
-class S3RequestInfo:
-    """The S3 request that caused the changes (its response headers included)."""
-
-    request_id: str = field(default_factory=new_request_id)
-    host_id: str = field(default_factory=new_host_id)
-    source_ip: str = "127.0.0.1"
-    principal_id: str = field(default_factory=lambda: principal_id(None))
-    trace_header: str | None = None
-    operation: str = ""
-
-    @property
-    def lineage(self) -> dict[str, int]:
-        return recursion.lineage_from_trace_header(self.trace_header)
-
-
-def build_record(change: ObjectChange, configuration_id: str, request: S3RequestInfo,
-                 when: float | None = None) -> dict:
-    """One record of an S3 event notification."""
-    obj = {"key": encode_key(change.key)}
-    if REMOVED not in change.event_name:
-        obj["size"] = change.size
-        obj["eTag"] = change.etag
-    if change.version_id is not None:
-        obj["versionId"] = change.version_id
-    obj["sequencer"] = change.sequencer
-    return {
-        "eventVersion": EVENT_VERSION,
-        "eventSource": "aws:s3",
-        "awsRegion": change.region,
-        "eventTime": event_time(when),
-        "eventName": change.event_name.removeprefix("s3:"),
-        "userIdentity": {"principalId": request.principal_id},
-        "requestParameters": {"sourceIPAddress": request.source_ip},
-        "responseElements": {
-            "x-amz-request-id": request.request_id,
-            "x-amz-id-2": request.host_id,
-        },
-        "s3": {
-            "s3SchemaVersion": SCHEMA_VERSION,
-            "configurationId": configuration_id,
-            "bucket": {
-                "name": change.bucket,
-                "ownerIdentity": {"principalId": owner_id(change.account_id)},
-                "arn": f"arn:aws:s3:::{change.bucket}",
-            },
-            "object": obj,
-        },
-    }
-
-
-def build_event(change: ObjectChange, configuration_id: str, request: S3RequestInfo,
-                when: float | None = None) -> dict:
-    return {"Records": [build_record(change, configuration_id, request, when)]}
-
-
-def test_event(bucket: str, request: S3RequestInfo | None = None) -> dict:
-    """The ``s3:TestEvent`` S3 sends to SQS and SNS destinations when a configuration
-    is saved (never to Lambda functions)."""
-    request = request or S3RequestInfo()
-    return {
-        "Service": "Amazon S3",
-        "Event": "s3:TestEvent",
-        "Time": event_time(),
-        "Bucket": bucket,
-        "RequestId": request.request_id,
-        "HostId": request.host_id,
-    }
-
-
-# -- delivery -----------------------------------------------------------------------------
-
-def deliver(service, captured: list[tuple[ObjectChange, list[Destination]]],
-            request: S3RequestInfo, send_to_queue) -> None:
-    """Send the events of one S3 request: Lambda destinations through the asynchronous
-    queue, SQS destinations with ``send_to_queue(account, body, queue_name, region)``.
-
-    Every notification is recorded in the trace (kind ``s3.notification``).
-    """
-    from ..cloud import moto_adapter
-
-    when = time.time()
-    for change, destinations in captured:
-        for destination in destinations:
-            body = build_event(change, destination.configuration_id, request, when)
-            details = {
-                "s3_request_id": request.request_id, "bucket": change.bucket,
-                "key": change.key, "event_name": change.event_name.removeprefix("s3:"),
-                "destination": destination.arn, "configuration_id": destination.configuration_id,
-                "operation": request.operation,
-            }
-            if destination.kind == "sqs":
-                _to_queue(service, change, destination, body, details, send_to_queue)
-                continue
-            try:
-                spec = moto_adapter.find_function(destination.arn, None, change.account_id,
-                                                  change.region)
-            except Exception as error:  # S3 cannot reach the function: the event is lost
-                if service is not None:
-                    service.trace.record("s3.notification", outcome="not delivered",
-                                         reason=f"the function cannot be invoked: {error}",
-                                         **details)
-                continue
-            if service is None:
-                continue
-            lineage = request.lineage
-            request_id = str(uuid.uuid4())
-            service.trace.record(
-                "s3.notification", request_id=request_id, function=spec.arn,
-                outcome="queued", chain_count=recursion.count_for(lineage, spec.arn) + 1,
-                event=body, **details)
-            try:
-                service.submit_event(
-                    spec, json.dumps(body).encode(), destination.arn, request_id,
-                    destination.arn, None, change.account_id, change.region, source="s3",
-                    lineage=lineage)
-            except Exception as error:  # the lab stopped meanwhile
-                service.trace.record("s3.notification", request_id=request_id,
-                                     outcome="not delivered", reason=repr(error), **details)
-
-
-def _to_queue(service, change, destination, body, details, send_to_queue):
-    queue_name = destination.arn.split(":")[5]
-    region = destination.arn.split(":")[3]
-    account = destination.arn.split(":")[4]
+def configured(body: bytes) -> list[tuple[str, str, list, dict]]:
+    """(kind, ARN, events, filter rules) of every configuration in the request's XML."""
     try:
-        send_to_queue(account, json.dumps(body), queue_name, region)
-    except Exception as error:
-        outcome, extra = "not delivered", {"reason": repr(error)}
-    else:
-        outcome, extra = "sent", {}
-    if service is not None:
-        service.trace.record("s3.notification", outcome=outcome, **extra, **details)
+        root = ElementTree.fromstring(body or b"<NotificationConfiguration/>")
+    except ElementTree.ParseError:
+        raise AwsError(400, "MalformedXML", "The XML you provided was not well-formed or did "
+                       "not validate against our published schema") from None
+    result = []
+    for element in root:
+        kind = {"CloudFunctionConfiguration": ("lambda", "CloudFunction"),
+                "QueueConfiguration": ("sqs", "Queue"),
+                "TopicConfiguration": ("sns", "Topic")}.get(_strip(element.tag))
+        if kind is None:
+            continue
+        arn, names, rules = "", [], []
+        for child in element.iter():
+            tag = _strip(child.tag)
+            if tag == kind[1]:
+                arn = (child.text or "").strip()
+            elif tag == "Event":
+                names.append((child.text or "").strip())
+            elif tag == "FilterRule":
+                rule = {_strip(part.tag): (part.text or "") for part in child}
+                rules.append((rule.get("Name", "").lower(), rule.get("Value", "")))
+        for name in ("prefix", "suffix"):
+            if [rule[0] for rule in rules].count(name) > 1:
+                raise AwsError(400, "InvalidArgument",
+                               f"Cannot specify more than one {name} rule in a filter.")
+        result.append((kind[0], arn, names, dict(rules)))
+    return result
+
+
+def _event_types_overlap(first: list, second: list) -> bool:
+    def covers(a, b):
+        return a == b or (a.endswith(":*") and b.startswith(a[:-1]))
+
+    return any(covers(a, b) or covers(b, a) for a in first for b in second)
+
+
+def _filters_overlap(first: dict, second: dict) -> bool:
+    p1, p2 = first.get("prefix", ""), second.get("prefix", "")
+    s1, s2 = first.get("suffix", ""), second.get("suffix", "")
+    return (p1.startswith(p2) or p2.startswith(p1)) and (s1.endswith(s2) or s2.endswith(s1))
+
+
+def event_matches(configured_events, event_name: str) -> bool:
+    """``s3:ObjectCreated:Put`` matches itself and ``s3:ObjectCreated:*``."""
+    wildcard = ":".join(event_name.split(":")[:2]) + ":*"
+    return event_name in configured_events or wildcard in configured_events
+
+
+class S3Notifications(PushSource):
+    name = "s3"
+    record = "s3.notification"
+
+    def __init__(self, service, functions, sender, state):
+        super().__init__(service, functions, sender)
+        self.state = state  # helpers.cloud.s3_state.S3State
+
+    def register(self, front) -> None:
+        front.before("s3", "*", self._request_ids)
+        front.after("s3", "*", self._answer_ids)
+        front.before("s3", "PutBucketNotificationConfiguration", self._validate)
+        front.after("s3", "PutBucketNotificationConfiguration", self._test_event)
+        front.before("s3", "DeleteObject", self._note_version)
+        for operation in (*CREATED, "DeleteObject", "DeleteObjects"):
+            front.after("s3", operation, self._changed)
+
+    # -- S3's request ids -------------------------------------------------------------------
+
+    @staticmethod
+    def _request_ids(request) -> None:
+        request.request_id = events.new_request_id()
+        request.host_id = events.new_host_id()
+
+    @staticmethod
+    def _answer_ids(request, response) -> None:
+        response.headers = [(k, v) for k, v in response.headers
+                            if k.lower() not in ("x-amzn-requestid", "x-amz-request-id",
+                                                 "x-amz-id-2")]
+        response.headers += [("x-amz-request-id", request.request_id),
+                             ("x-amz-id-2", request.host_id)]
+        if response.status >= 400 and response.body.lstrip().startswith(b"<"):
+            body = re.sub(rb"(?<=<RequestId>)[^<]*(?=</RequestId>)",
+                          request.request_id.encode(), response.body)
+            response.body = re.sub(rb"(?<=<HostId>)[^<]*(?=</HostId>)",
+                                   request.host_id.encode(), body)
+
+    # -- the configuration ------------------------------------------------------------------
+
+    def _validate(self, request) -> None:
+        bucket = request.params.get("Bucket", "")
+        configurations = configured(request.body)
+        for index, (_, _, names, rules) in enumerate(configurations):
+            for _, _, other_names, other_rules in configurations[index + 1:]:
+                if _event_types_overlap(names, other_names) and _filters_overlap(rules,
+                                                                                 other_rules):
+                    raise AwsError(400, "InvalidArgument", OVERLAP_MESSAGE)
+        if (request.header("x-amz-skip-destination-validation") or "").lower() == "true":
+            return
+        failing = [arn for kind, arn, _, _ in configurations
+                   if kind == "lambda" and not self._may_invoke(arn, bucket, request.account_id)]
+        if failing:
+            extra = {}
+            for index, arn in enumerate(failing, 1):  # S3 numbers them
+                extra[f"ArgumentName{index}"] = f"{arn}, null"
+                extra[f"ArgumentValue{index}"] = f"Not authorized to invoke function [{arn}]"
+            raise AwsError(400, "InvalidArgument", DESTINATION_MESSAGE, **extra)
+
+    def _may_invoke(self, function_arn: str, bucket: str, bucket_account: str) -> bool:
+        """Does the function exist, and does its policy let S3 (this bucket) invoke it?"""
+        named = function_name_parts(function_arn)
+        if named is None or named.account is None:
+            return False
+        account, region, name, qualifier = (named.account, named.region, named.name,
+                                            named.qualifier)
+        if not self.functions.exists(function_arn, account, region):
+            return False
+        statements = self.functions.policy_statements(name, qualifier, account, region)
+        return policy_allows(statements, action="lambda:InvokeFunction", resource=function_arn,
+                             service="s3.amazonaws.com",
+                             context={"aws:SourceArn": f"arn:aws:s3:::{bucket}",
+                                      "aws:SourceAccount": bucket_account})
+
+    def _test_event(self, request, response) -> None:
+        if response.status >= 300:
+            return
+        bucket = request.params.get("Bucket", "")
+        info = events.S3RequestInfo(request_id=request.request_id, host_id=request.host_id)
+        body = json.dumps(events.test_event(bucket, info))
+        targets = {t.arn for t in self.state.targets(bucket, request.account_id)
+                   if t.kind in ("sqs", "sns")}
+        for arn in sorted(targets):
+            self.send(arn, body, subject="Amazon S3 Notification", s3_request_id=info.request_id,
+                      bucket=bucket, key=None, event_name="s3:TestEvent", destination=arn,
+                      configuration_id=None, operation=f"{request.method} {request.path}")
+
+    # -- changes ----------------------------------------------------------------------------
+
+    def _note_version(self, request) -> None:
+        """Before a DeleteObject of one version: did that version exist? (S3 sends no
+        event for a version that was not there.)"""
+        version_id = request.query("versionId")
+        request.version_existed = version_id is None or self.state.version_exists(
+            request.params.get("Bucket", ""), request.params.get("Key", ""), version_id,
+            request.account_id)
+
+    def _changed(self, request, response) -> None:
+        if response.status >= 300:
+            return
+        bucket = request.params.get("Bucket", "")
+        account = request.account_id
+        versioned = self.state.versioned(bucket, account)
+        changes = []
+        if request.operation == "DeleteObjects":
+            changes = self._deleted_in_batch(request, response, versioned)
+        elif request.operation == "DeleteObject":
+            changes = self._deleted(request, response, versioned)
+        else:
+            key = request.params.get("Key", "")
+            version = response.header("x-amz-version-id") if versioned else None
+            found = self.state.object_info(bucket, key, version or request.query("versionId"),
+                                           account)
+            changes.append((CREATED[request.operation], key, found,
+                            version or (found.version_id if found and versioned else None)))
+            if request.operation == "RestoreObject":
+                changes.append(("s3:ObjectRestore:Completed", key, found, changes[0][3]))
+        if not changes:
+            return
+        region = self.state.bucket_region(bucket, account) or request.region
+        info = events.S3RequestInfo(
+            request_id=request.request_id, host_id=request.host_id,
+            source_ip=request.http.client[0],
+            principal_id=events.principal_id(request.access_key,
+                                             self.state.user_id(request.access_key, account)),
+            trace_header=request.header("x-amzn-trace-id"),
+            operation=f"{request.method} {request.path}")
+        targets = self.state.targets(bucket, account)
+        for event_name, key, found, version in changes:
+            removal = "ObjectRemoved" in event_name
+            change = events.ObjectChange(
+                event_name=event_name, bucket=bucket, region=region, account_id=account,
+                key=key, size=None if removal or found is None else found.size,
+                etag=None if removal or found is None else found.etag,
+                version_id=version, sequencer=events.next_sequencer())
+            self._deliver(change, targets, info)
+            if self.state.event_bridge(bucket, account):
+                self._to_event_bridge(change, info)
+
+    def _deleted(self, request, response, versioned: bool) -> list:
+        key = request.params.get("Key", "")
+        version_id = request.query("versionId")
+        if version_id is None and versioned:
+            return [("s3:ObjectRemoved:DeleteMarkerCreated", key, None,
+                     response.header("x-amz-version-id"))]
+        if version_id is not None:
+            if not getattr(request, "version_existed", True):
+                return []  # no such version: S3 sends nothing
+            return [("s3:ObjectRemoved:Delete", key, None, version_id)]
+        return [("s3:ObjectRemoved:Delete", key, None, None)]
+
+    @staticmethod
+    def _deleted_in_batch(request, response, versioned: bool) -> list:
+        try:
+            root = ElementTree.fromstring(response.body)
+        except ElementTree.ParseError:
+            return []
+        changes = []
+        for element in root:
+            if _strip(element.tag) != "Deleted":
+                continue
+            fields = {_strip(part.tag): part.text for part in element}
+            key = fields.get("Key") or ""
+            if fields.get("DeleteMarker") == "true" and not fields.get("VersionId"):
+                changes.append(("s3:ObjectRemoved:DeleteMarkerCreated", key, None,
+                                fields.get("DeleteMarkerVersionId")))
+            else:
+                changes.append(("s3:ObjectRemoved:Delete", key, None,
+                                fields.get("VersionId") if versioned else None))
+        return changes
+
+    def _deliver(self, change, targets, info) -> None:
+        encoded = events.encode_key(change.key)
+        when = time.time()
+        for target in targets:
+            if not (event_matches(target.events, change.event_name)
+                    and encoded.startswith(target.prefix) and encoded.endswith(target.suffix)):
+                continue
+            body = events.build_event(change, target.configuration_id, info, when)
+            details = {"s3_request_id": info.request_id, "bucket": change.bucket,
+                       "key": change.key, "event_name": change.event_name.removeprefix("s3:"),
+                       "destination": target.arn, "configuration_id": target.configuration_id,
+                       "operation": info.operation}
+            if target.kind == "lambda":
+                self.invoke_async(target.arn, body, change.account_id, change.region,
+                                  lineage=recursion.lineage_from_trace_header(info.trace_header),
+                                  **details)
+            else:
+                self.send(target.arn, json.dumps(body), subject="Amazon S3 Notification",
+                          **details)
+
+    def _to_event_bridge(self, change, info) -> None:
+        """S3's event on the default bus (bucket with EventBridge notifications on)."""
+        kind = change.event_name.removeprefix("s3:")
+        detail_type = next((value for prefix, value in EVENTBRIDGE_TYPES.items()
+                            if kind.startswith(prefix)), kind)
+        detail = {"version": "0", "bucket": {"name": change.bucket},
+                  "object": {"key": change.key, "sequencer": change.sequencer},
+                  "request-id": info.request_id, "requester": change.account_id,
+                  "source-ip-address": info.source_ip, "reason": info.operation}
+        if change.size is not None:
+            detail["object"].update(size=change.size, etag=change.etag)
+        if change.version_id is not None:
+            detail["object"]["version-id"] = change.version_id
+        bus = f"arn:aws:events:{change.region}:{change.account_id}:event-bus/default"
+        self.send(bus, json.dumps(detail), source="aws.s3", detail_type=detail_type,
+                  resources=[f"arn:aws:s3:::{change.bucket}"], s3_request_id=info.request_id,
+                  bucket=change.bucket, key=change.key, event_name=kind, destination=bus,
+                  configuration_id=None, operation=info.operation)
