@@ -3,8 +3,9 @@
 Both through plain boto3, in one run, on one lab. The synchronous loop waits for each
 answer before sending the next; the asynchronous run is timed from the first
 ``InvocationType="Event"`` call until the trace records the 1,000th ``event.completed``.
-Target: the asynchronous path drains at least as fast as the synchronous loop. Prints a
-table; ``BENCH`` lines feed ``tasks.py bench``. Exits 0 whether the target is met or not.
+Target: the asynchronous run takes at most 0.6 times the synchronous loop (the events run
+in parallel while the caller sends). Prints a table; ``BENCH`` lines feed ``tasks.py
+bench``. Exits 0 whether the target is met or not.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import helpers  # noqa: E402
 
 EVENTS = 1000
 NOOP = "def lambda_handler(event, context):\n    return None\n"
-TARGET = "async drains at least as fast as the sync loop"
+TARGET_RATIO = 0.6
+TARGET = f"async takes at most {TARGET_RATIO} x the sync loop"
 
 
 def sync_loop(client, name: str) -> float:
@@ -86,7 +88,7 @@ def main() -> int:
         print(f"unexpected outcomes: {len(outcomes)} events, {set(outcomes.values())}")
         return 1
     ratio = async_s / sync_s
-    status = "PASS" if async_s <= sync_s else "MISS"
+    status = "PASS" if ratio <= TARGET_RATIO else "MISS"
     rows = [
         ("sync loop, 1,000 invokes", f"{sync_s:.2f} s", f"{EVENTS / sync_s:.0f} /s"),
         ("async, 1,000 events sent (202s)", f"{sent_s:.2f} s", f"{EVENTS / sent_s:.0f} /s"),
@@ -100,8 +102,8 @@ def main() -> int:
     print(f"target: {TARGET}: {status}")
     print(f"BENCH\tsync loop, {EVENTS} invokes\t{sync_s:.2f} s ({EVENTS / sync_s:.0f}/s)\t-\t-")
     print(f"BENCH\tasync, {EVENTS} events to last completion\t{async_s:.2f} s "
-          f"({EVENTS / async_s:.0f}/s)\t<= sync loop\t{status}")
-    print(f"BENCH\tasync / sync time ratio\t{ratio:.2f}\t<= 1.00\t{status}")
+          f"({EVENTS / async_s:.0f}/s)\t-\t-")
+    print(f"BENCH\tasync / sync time ratio\t{ratio:.2f}\t<= {TARGET_RATIO}\t{status}")
     return 0
 
 
