@@ -114,6 +114,8 @@ class Lab:
         self.running = False
         self.trace = Trace()
         self.cloud = self.service = self.event_source_mappings = None
+        self._stoppable = []  # integrations with threads of their own (front doors, pollers)
+        self._doors = {}  # front doors started so far, by name
         try:
             self._start(speedup, account_concurrency, idle_timeout, runtime_client)
             self.running = True
@@ -128,11 +130,7 @@ class Lab:
         from .clients import LabClients
         from .cloud.local import LocalCloud
         from .cloud.logs import write_log_events
-        from .front_doors.api_gateway_control import register_control_plane
-        from .lambda_.api import LambdaApi
         from .lambda_.service import LambdaService
-        from .pollers.mappings import EventSourceMappings
-        from .push.s3 import S3Notifications
         from .send import Sender
 
         self.cloud = cloud = LocalCloud(self.trace, self._credentials)
@@ -148,23 +146,44 @@ class Lab:
         access_key, secret_key = self._credentials
         self.clients = LabClients(self.endpoint_url, access_key, secret_key,
                                   None if self.enforce_iam else self._session_token, REGION)
-        sender = Sender(self.clients)
-        self.service = service = LambdaService(
-            self.workdir, self._function_env(), cloud.functions, cloud.settings, sender,
+        self.sender = Sender(self.clients)
+        self.service = LambdaService(
+            self.workdir, self._function_env(), cloud.functions, cloud.settings, self.sender,
             write_log_events, trace=self.trace, idle_timeout=idle_timeout,
             runtime_client=runtime_client, speedup=speedup,
             account_concurrency=account_concurrency)
-        cloud.seams.service = service
-        front = cloud.front
-        LambdaApi(service, cloud.functions, cloud.settings,
-                  authorize=cloud.iam.authorize if self.enforce_iam else None).register(front)
-        self.event_source_mappings = EventSourceMappings(service, self.clients)
-        self.event_source_mappings.register(front)
-        S3Notifications(service, cloud.functions, sender, cloud.s3).register(front)
-        register_control_plane(front, cloud.apigateway)
-        front.before("logs", "*", lambda request: service.flush_logs())
+        cloud.seams.service = self.service
+        self._connect_integrations()
         if self.enforce_iam:
             cloud.iam.enforce()
+
+    def _connect_integrations(self) -> None:
+        """Each integration registers its answers and hooks at the front; those with
+        threads of their own are stopped, newest first, before the Lambda service."""
+        from .front_doors.api_gateway_control import register_control_plane
+        from .lambda_.api import LambdaApi
+        from .pollers.mappings import EventSourceMappings
+        from .push.s3 import S3Notifications
+
+        cloud, service, front = self.cloud, self.service, self.cloud.front
+        LambdaApi(service, cloud.functions, cloud.settings,
+                  authorize=cloud.iam.authorize if self.enforce_iam else None).register(front)
+        front.before("logs", "*", lambda request: service.flush_logs())
+        self.event_source_mappings = EventSourceMappings(service, self.clients)
+        self.event_source_mappings.register(front)
+        self._stoppable.append(self.event_source_mappings)
+        S3Notifications(service, cloud.functions, self.sender, cloud.s3).register(front)
+        register_control_plane(front, cloud.apigateway)
+
+    def _front_door(self, name: str, create):
+        """The front door ``name``, started on first use with ``create()``."""
+        with _lock:
+            if not self.running:
+                raise LabError("The lab is not running: run `lab = helpers.start_lab()` first.")
+            if name not in self._doors:
+                self._doors[name] = create()
+                self._stoppable.append(self._doors[name])
+            return self._doors[name]
 
     # -- isolation ------------------------------------------------------------------------
 
@@ -265,12 +284,9 @@ class Lab:
 
     def _teardown(self):
         pending = []
-        gateway = getattr(self, "_api_gateway", None)
-        if gateway is not None:  # first: it invokes through the service
-            gateway.close()
-            self._api_gateway = None
-        if self.event_source_mappings is not None:  # pollers invoke through the service
-            self.event_source_mappings.stop()
+        while self._stoppable:  # first: they invoke through the service
+            self._stoppable.pop().stop()
+        self._doors.clear()
         if self.service is not None:
             pending = self.service.stop()
         if self.cloud is not None:
@@ -328,16 +344,11 @@ class Lab:
 
     @property
     def api_gateway(self):
-        """The lab's API Gateway endpoint (``helpers.api_gateway``), started on first use."""
-        with _lock:
-            if not self.running:
-                raise LabError("The lab is not running: run `lab = helpers.start_lab()` first.")
-            if getattr(self, "_api_gateway", None) is None:
-                from .front_doors.api_gateway import ApiGateway
+        """The lab's API Gateway endpoint (``helpers.front_doors.api_gateway``)."""
+        from .front_doors.api_gateway import ApiGateway
 
-                self._api_gateway = ApiGateway(self.service, self.cloud.functions,
-                                               self.cloud.apigateway, self.region)
-            return self._api_gateway
+        return self._front_door("apigateway", lambda: ApiGateway(
+            self.service, self.cloud.functions, self.cloud.apigateway, self.region))
 
     def api_url(self, api_id: str, stage: str) -> str:
         """The base URL of a REST API's deployed stage or an HTTP API's stage, on loopback.

@@ -17,30 +17,12 @@ Kinds, and their main fields:
 - ``event.retry``: request_id, attempt, reason, aws_delay_s, lab_delay_s
 - ``event.completed``: request_id, outcome ("succeeded", "delivered", "dropped"),
   targets, reason. Each queued event completes exactly once.
-- ``s3.notification``: an S3 request produced an event for a destination:
-  s3_request_id, bucket, key, event_name, destination, configuration_id, outcome
-  ("queued", "sent", "not delivered"); for functions also request_id (the asynchronous
-  event's), chain_count (recursive loop detection) and the event itself (notebook 04)
-- ``mapping.state``: mapping (an event source mapping's UUID), state ("Creating",
-  "Enabled", "Disabling", ..., "Deleted"), function, source (notebook 06)
-- ``batch.start`` / ``batch.end``: a poller's batch: mapping, batch, message_ids,
-  receive_counts, trigger ("batch size", "window", "no window", "payload limit",
-  "receive error"), bytes; at the end request_id, outcome ("success", "partial", "error",
-  "invalid response", "throttled", "lab error"), deleted and retried (message ids),
-  error_type; both are recorded before Lambda deletes anything. ``batch.filtered``
-  (deleted without an invoke), ``batch.throttled``, ``batch.released`` (made visible
-  again), ``batch.delete_failed`` and ``mapping.error`` complete the story (notebook 06)
-- ``apigateway.request``: an HTTP request reached the lab's API Gateway: request_id (API
-  Gateway's, as in the ``x-amzn-RequestId`` or ``apigw-requestid`` header), api_type
-  ("REST", "HTTP"), api_id, stage, method, path, route (the matched resource or route
-  key), function, and the Lambda event (None if none was built; bodies over 64 KB
-  shortened). Its ``invoke`` has source "apigateway" and api_request_id (notebook 07)
-- ``apigateway.response``: request_id, status, outcome ("integration" for the function's
-  own response; "function_error", "malformed", "rejected", "timeout", "missing_token",
-  "forbidden", "too_large", "configuration"), detail (why, as API Gateway's execution
-  log would say), headers, body, lambda_request_id, function, seconds
-- ``apigateway.abandoned``: a function finished after the gateway stopped waiting (504
-  or 503): request_id, lambda_request_id, function, outcome, seconds_after_response
+- ``front.hook_error`` / ``front.error``: a hook of the lab's front, or the front itself,
+  failed (service, operation, error); the client still got an answer
+
+Each integration records its own kinds, described in its module: ``s3.notification``
+(``helpers.push.s3``), ``mapping.*`` and ``batch.*`` (``helpers.pollers``),
+``apigateway.*`` (``helpers.front_doors.api_gateway``).
 """
 
 from __future__ import annotations

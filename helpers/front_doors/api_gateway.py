@@ -19,6 +19,20 @@ Every request is recorded in the lab's trace: ``apigateway.request`` (with the e
 ``invoke`` (source "apigateway"), the service's attempts, ``apigateway.response``, and
 ``apigateway.abandoned`` when a function finishes after the gateway stopped waiting.
 Introduced in notebook 07.
+
+Trace records:
+
+- ``apigateway.request``: an HTTP request reached the lab's API Gateway: request_id (API
+  Gateway's, as in the ``x-amzn-RequestId`` or ``apigw-requestid`` header), api_type
+  ("REST", "HTTP"), api_id, stage, method, path, route (the matched resource or route
+  key), function, and the Lambda event (None if none was built; bodies over 64 KB
+  shortened). Its ``invoke`` has source "apigateway" and api_request_id (notebook 07)
+- ``apigateway.response``: request_id, status, outcome ("integration" for the function's
+  own response; "function_error", "malformed", "rejected", "timeout", "missing_token",
+  "forbidden", "too_large", "configuration"), detail (why, as API Gateway's execution
+  log would say), headers, body, lambda_request_id, function, seconds
+- ``apigateway.abandoned``: a function finished after the gateway stopped waiting (504
+  or 503): request_id, lambda_request_id, function, outcome, seconds_after_response
 """
 
 from __future__ import annotations

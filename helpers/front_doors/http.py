@@ -71,6 +71,6 @@ class FrontDoor:
             future.add_done_callback(finished)
             raise TimedOut(f"no answer in {timeout_s * 1000:.0f} ms") from None
 
-    def close(self) -> None:
+    def stop(self) -> None:
         self.server.close()
         self._executor.shutdown(wait=False)

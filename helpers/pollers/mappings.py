@@ -17,6 +17,18 @@ does not poll (Kafka, Amazon MQ, DocumentDB) are refused with a clear message.
 Introduced in notebook 06.
 
 https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html
+
+Trace records:
+
+- ``mapping.state``: mapping (an event source mapping's UUID), state ("Creating",
+  "Enabled", "Disabling", ..., "Deleted"), function, source (notebook 06)
+- ``batch.start`` / ``batch.end``: a poller's batch: mapping, batch, message_ids,
+  receive_counts, trigger ("batch size", "window", "no window", "payload limit",
+  "receive error"), bytes; at the end request_id, outcome ("success", "partial", "error",
+  "invalid response", "throttled", "lab error"), deleted and retried (message ids),
+  error_type; both are recorded before Lambda deletes anything. ``batch.filtered``
+  (deleted without an invoke), ``batch.throttled``, ``batch.released`` (made visible
+  again), ``batch.delete_failed`` and ``mapping.error`` complete the story (notebook 06)
 """
 
 from __future__ import annotations

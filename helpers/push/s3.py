@@ -17,6 +17,13 @@ Filters match the key as S3 writes it in the event (URL-encoded). A function's
 request carries its trace header, whose lineage lets Lambda stop a recursive loop
 (``helpers.lambda_.recursion``). Introduced in notebook 04.
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html
+
+Trace records:
+
+- ``s3.notification``: an S3 request produced an event for a destination:
+  s3_request_id, bucket, key, event_name, destination, configuration_id, outcome
+  ("queued", "sent", "not delivered"); for functions also request_id (the asynchronous
+  event's), chain_count (recursive loop detection) and the event itself (notebook 04)
 """
 
 from __future__ import annotations
