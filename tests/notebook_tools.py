@@ -28,6 +28,7 @@ README = ROOT / "README.md"
 START, END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
 NOTEBOOK_METADATA = ("kernelspec", "language_info")
 CELL_TIMEOUT_S = 60
+SOLUTION_HIDDEN = {"source_hidden": True, "outputs_hidden": True}
 
 
 def notebook_paths() -> list[Path]:
@@ -66,14 +67,17 @@ def write_readme() -> None:
 
 
 def cleaned(notebook: dict) -> dict:
-    """A copy with only kernelspec and language_info at the top, and only non-empty tags
-    on cells (no execution timings, `collapsed`, `scrolled`, widget state...)."""
+    """A copy with only kernelspec and language_info at the top, and on cells only
+    non-empty tags, and for solution cells JupyterLab's collapsed state (no execution
+    timings, `collapsed`, `scrolled`, widget state...)."""
     notebook = copy.deepcopy(notebook)
     metadata = notebook.get("metadata", {})
     notebook["metadata"] = {key: metadata[key] for key in NOTEBOOK_METADATA if key in metadata}
     for cell in notebook["cells"]:
         tags = cell.get("metadata", {}).get("tags")
         cell["metadata"] = {"tags": list(tags)} if tags else {}
+        if tags and "solution" in tags:  # solutions are collapsed until a learner opens them
+            cell["metadata"]["jupyter"] = dict(SOLUTION_HIDDEN)
     return notebook
 
 

@@ -61,7 +61,8 @@ def test_retry_state_counts_down_in_aws_time(view, lab):
     lab.speedup = 60  # the first retry: 60 s in AWS, 1 s here
     view.invocation_type.value = "Event"
     view.behaviour.value = "raise an error"
-    press(view)
+    view.invoke_button.click()
+    view._worker.join(10)  # the invoke has answered; its retries have not happened yet
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         state = view.model.queue_rows()[0]["state"]
@@ -70,6 +71,8 @@ def test_retry_state_counts_down_in_aws_time(view, lab):
         time.sleep(0.02)
     assert "AWS waits 60 s" in state
     lab.speedup = 600
+    view.wait(10)  # wait() waits for the retries too
+    assert view.model.queue_rows()[0]["state"].startswith("sent to")
 
 
 def test_dry_run_shows_204_and_runs_nothing(view, lab):

@@ -18,6 +18,7 @@ from collections import Counter
 
 import ipywidgets as widgets
 
+from ..playgrounds.base import wait_until
 from ..playgrounds.invocation import BEHAVIOURS, INVOCATION_TYPES, MAX_COUNT, PlaygroundModel
 from . import html
 from .base import PlaygroundView
@@ -86,6 +87,12 @@ class InvocationPlayground(PlaygroundView):
         text = ", ".join(f"{count} × {status}" for status, count in sorted(statuses.items(),
                                                                            key=str))
         return f"Lambda answered: {text}.", worst
+
+    def _settle(self, timeout: float) -> None:
+        """Asynchronous events retry in the background: wait until each has ended."""
+        wait_until(lambda: self.model.pending_events() == 0, timeout,
+                   "the asynchronous events to end (retries wait about 1 and 2 minutes in "
+                   "AWS; lab.speedup makes them shorter)")
 
     # -- output --------------------------------------------------------------------------
 
