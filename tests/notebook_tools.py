@@ -45,10 +45,21 @@ def title(path: Path) -> str:
     return first_line[2:].strip()
 
 
+def time_to_learn(path: Path) -> str:
+    """What the notebook's Prerequisites say it takes: "35 minutes (core 25, ...)"."""
+    text = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells
+                     if cell.cell_type == "markdown")
+    found = re.search(r"^\*\*Time to learn\*\*: (.+?)\s*$", text, re.M)
+    if not found:
+        raise ValueError(f"{path.name}: no '**Time to learn**:' line")
+    return found[1]
+
+
 def readme_contents() -> str:
-    """The README's list of notebooks (number, linked file name, title), from the files."""
+    """The README's list of notebooks (number, linked file name, title, time to learn),
+    from the files."""
     return "\n".join(f"- **{path.name[:2]}** [{path.name}](notebooks/{path.name}): {title(path)}"
-                     for path in notebook_paths())
+                     f"; {time_to_learn(path)}" for path in notebook_paths())
 
 
 def readme_block(text: str) -> str:

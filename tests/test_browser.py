@@ -2,8 +2,10 @@
 
 JupyterLab runs headless on loopback with a token; Playwright drives Debian's Chromium
 (``executable_path``, so no browser is downloaded). For each notebook: run all cells,
-check that no cell shows an unexpected error, that Mermaid diagrams render, and that
-the invocation playground works when clicked. Screenshots go to test-artifacts/.
+check that no cell shows an unexpected error, that Mermaid diagrams and plotly timelines
+render, and that the playground still works when clicked after Run All (its clean-up
+deleted the playground's resources: the click sets them up again). Screenshots go to
+test-artifacts/.
 Without Chromium the test is skipped with a loud message, except in CI, where a
 missing Chromium fails the run.
 """
@@ -157,17 +159,7 @@ def test_notebook_runs_in_jupyterlab(jupyter, browser, path):
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                                timeout=60_000)
         sources = _code_cells(path)
-        driven = next((i for i, source in enumerate(sources)
-                       if source.startswith("playground.invocation_type.value")), None)
-        if driven is not None:
-            # Use the playground as a learner would, before the clean-up removes it.
-            page.locator(".jp-CodeCell:visible",
-                         has_text="playground.invocation_type.value").first.click()
-            _run(page, "Run All Above Selected Cell", driven)
-            _use_the_playground(page, path)
-            _run(page, "Run Selected Cell and All Below", len(sources))
-        else:
-            _run(page, "Run All Cells", len(sources))
+        _run(page, "Run All Cells", len(sources))
         errors = page.locator(".jp-OutputArea-output[data-mime-type="
                               "'application/vnd.jupyter.stderr']").filter(has_text="Error")
         shown = [errors.nth(i).inner_text()[-1500:] for i in range(errors.count())]
@@ -176,6 +168,11 @@ def test_notebook_runs_in_jupyterlab(jupyter, browser, path):
         if "```mermaid" in source:
             page.wait_for_selector(".jp-RenderedMermaid img, .jp-RenderedMermaid svg",
                                    timeout=30_000)
+        if ".timeline()" in source:  # plotly's JupyterLab renderer draws the chart
+            page.wait_for_selector(".jp-RenderedPlotly .main-svg", state="attached",
+                                   timeout=30_000)
+        if path.stem in PLAYGROUNDS:
+            _use_the_playground(page, path)
         page.screenshot(path=str(ARTIFACTS / f"{path.stem}.png"), full_page=False)
     except Exception:
         page.screenshot(path=str(ARTIFACTS / f"{path.stem}-failure.png"), full_page=False)
@@ -184,15 +181,34 @@ def test_notebook_runs_in_jupyterlab(jupyter, browser, path):
         page.close()
 
 
+# After Run All, per notebook: (button, what the widget then says)
+PLAYGROUNDS = {
+    "01-synchronous-invocation": [("Event", "Event: 1 × 202"), ("DryRun", "DryRun: 1 × 204")],
+    "02-asynchronous-invocation": [("Event", "Event: 1 × 202")],
+    "03-dry-run": [("DryRun", "DryRun: 1 × 204")],
+    "04-s3-event-notifications": [(None, "S3 answered 200")],
+    "06-sqs-event-source-mapping": [(None, "Sent orders")],
+    "07-api-gateway": [(None, "HTTP 200 OK")],
+}
+ACTION = {"04": "Upload", "06": "Send orders", "07": "Send"}
+
+
 def _use_the_playground(page, path: Path):
-    playground = page.locator(".widget-toggle-buttons").first
-    playground.scroll_into_view_if_needed()
-    assert playground.is_visible(), f"{path.name}: the playground's controls are not visible"
-    for invocation_type, status in (("Event", 202), ("DryRun", 204)):
-        playground.get_by_role("button", name=invocation_type, exact=True).click()
-        page.get_by_role("button", name="Invoke").first.click()
+    widget = page.locator(".jupyter-widgets.widget-tab").first
+    widget.scroll_into_view_if_needed()
+    assert widget.is_visible(), f"{path.name}: the playground is not visible after Run All"
+    for choice, text in PLAYGROUNDS[path.stem]:
+        if choice is not None:  # the invocation playground: a type, then Invoke
+            page.locator(".widget-toggle-buttons").first.get_by_role(
+                "button", name=choice, exact=True).click()
+            page.get_by_role("button", name="Invoke").first.click()
+        else:
+            page.get_by_role("button", name=ACTION[path.stem[:2]], exact=True).first.click()
         page.wait_for_function(
             """(text) => [...document.querySelectorAll('.widget-html-content')]
                 .some(node => node.textContent.includes(text))""",
-            arg=f"{invocation_type}: {status} in", timeout=30_000)
+            arg=text, timeout=30_000)
+    page.get_by_role("tab", name="Timeline").first.click()
+    page.wait_for_selector(".widget-tab .jp-RenderedPlotly .main-svg", state="attached",
+                           timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / f"{path.stem}-playground.png"), full_page=False)
