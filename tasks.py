@@ -1,8 +1,8 @@
 """Entry point for the lab: set up .venv, then open JupyterLab, run the tests or benchmarks.
 
 Usage:
-    python3 tasks.py lab [jupyter args...]
-    python3 tasks.py test [pytest args...]
+    python3 tasks.py lab [jupyter args...]   # what the notebooks need; opens 00-welcome
+    python3 tasks.py test [pytest args...]   # adds the test tools (pytest, Playwright, ...)
     python3 tasks.py bench
 
 Needs only Python 3.10+ (standard library).
@@ -18,11 +18,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+NOTEBOOKS = ROOT / "notebooks"
+FIRST_NOTEBOOK = "00-welcome.ipynb"
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
-STAMP = VENV / ".installed-pyproject.sha256"
 PYTEST_NO_TESTS_COLLECTED = 5
+# What each command installs: the notebooks' needs, or those and the test tools.
+TARGETS = {"lab": ".", "test": ".[test]"}
+NEEDS = {"lab": "boto3, moto, JupyterLab, ipywidgets, plotly and requests",
+         "test": "the notebooks' packages and the test tools (pytest, nbval, Playwright, "
+                 "ruff, ...)"}
 
 
 def pyproject_hash() -> str:
@@ -33,34 +39,47 @@ def run(cmd: list[str | Path]) -> int:
     return subprocess.call([str(part) for part in cmd], cwd=ROOT)
 
 
-def ensure_venv() -> None:
+def stamp(profile: str) -> Path:
+    return VENV / f".installed-{profile}.sha256"
+
+
+def installed(profile: str) -> bool:
+    """Whether .venv has what ``profile`` needs for this pyproject.toml (the test tools
+    include everything the lab needs)."""
+    wanted = pyproject_hash()
+    profiles = ("lab", "test") if profile == "lab" else ("test",)
+    return any(stamp(p).exists() and stamp(p).read_text().strip() == wanted for p in profiles)
+
+
+def ensure_venv(profile: str = "test") -> None:
     if not PYTHON.exists():
-        print("Setting up .venv ...", flush=True)
+        print("Setting up .venv (a Python environment of the lab's own) ...", flush=True)
         if run([sys.executable, "-m", "venv", VENV]) != 0:
             sys.exit("Could not create .venv (on Debian/Ubuntu: apt install python3-venv).")
-
-    wanted = pyproject_hash()
-    if STAMP.exists() and STAMP.read_text().strip() == wanted:
+    if installed(profile):
         return
-
-    print("Installing the project and its test tools into .venv ...", flush=True)
-    pip = [PYTHON, "-m", "pip", "-q", "--disable-pip-version-check"]
-    if run([*pip, "install", "-e", ".[test]"]) != 0:
+    print(f"Installing {NEEDS[profile]} into .venv. The first time takes a few minutes; "
+          "pip says what it is doing:", flush=True)
+    quiet = ["-q"] if profile == "test" else []
+    pip = [PYTHON, "-m", "pip", *quiet, "--disable-pip-version-check"]
+    if run([*pip, "install", "-e", TARGETS[profile]]) != 0:
         sys.exit("Installing the project into .venv failed (see pip's errors above).")
     # Written only after a successful install, so a failed one is retried next time.
-    STAMP.write_text(wanted + "\n")
+    stamp(profile).write_text(pyproject_hash() + "\n")
+    print("Installed.", flush=True)
 
 
 def lab(args: list[str]) -> int:
-    ensure_venv()
+    ensure_venv("lab")
     jupyter = BIN / ("jupyter.exe" if os.name == "nt" else "jupyter")
-    print("Starting JupyterLab on notebooks/ ...", flush=True)
-    cmd = [str(jupyter), "lab", "notebooks/", *args]
+    print(f"Starting JupyterLab on notebooks/ with {FIRST_NOTEBOOK} open ...", flush=True)
+    # Run from notebooks/: JupyterLab serves that folder and opens the first notebook.
+    cmd = [str(jupyter), "lab", FIRST_NOTEBOOK, *args]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # containers and CI run as root
     if os.name == "nt":
-        return run(cmd)
-    os.chdir(ROOT)
+        return subprocess.call(cmd, cwd=NOTEBOOKS)
+    os.chdir(NOTEBOOKS)
     os.execv(cmd[0], cmd)
 
 
@@ -80,7 +99,7 @@ def ensure_browser() -> None:
 
 
 def test(args: list[str]) -> int:
-    ensure_venv()
+    ensure_venv("test")
     ensure_browser()
     print("Running the tests ...", flush=True)
     code = run([PYTHON, "-m", "pytest", *args])

@@ -13,6 +13,7 @@ from .deploy import deploy_function, zip_source
 from .errors import DeployError, LabError, UnsafeEnvironmentError
 from .lab import Lab, current_lab, start_lab
 from .playgrounds.api_gateway import ApiPlaygroundError, ApiPlaygroundModel
+from .playgrounds.base import PlaygroundInputError, PlaygroundTimeoutError
 from .playgrounds.invocation import PlaygroundError, PlaygroundModel
 from .playgrounds.s3 import S3DemoError, S3DemoModel
 from .playgrounds.sqs import SqsPlaygroundError, SqsPlaygroundModel, mapping_batches
@@ -54,7 +55,9 @@ __all__ = [
     "Lab",
     "LabError",
     "PlaygroundError",
+    "PlaygroundInputError",
     "PlaygroundModel",
+    "PlaygroundTimeoutError",
     "S3DemoError",
     "S3DemoModel",
     "SqsPlaygroundError",

@@ -28,6 +28,7 @@ README = ROOT / "README.md"
 START, END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
 NOTEBOOK_METADATA = ("kernelspec", "language_info")
 CELL_TIMEOUT_S = 60
+SOLUTION_HIDDEN = {"source_hidden": True, "outputs_hidden": True}
 
 
 def notebook_paths() -> list[Path]:
@@ -44,10 +45,21 @@ def title(path: Path) -> str:
     return first_line[2:].strip()
 
 
+def time_to_learn(path: Path) -> str:
+    """What the notebook's Prerequisites say it takes: "35 minutes (core 25, ...)"."""
+    text = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells
+                     if cell.cell_type == "markdown")
+    found = re.search(r"^\*\*Time to learn\*\*: (.+?)\s*$", text, re.M)
+    if not found:
+        raise ValueError(f"{path.name}: no '**Time to learn**:' line")
+    return found[1]
+
+
 def readme_contents() -> str:
-    """The README's list of notebooks (number, linked file name, title), from the files."""
+    """The README's list of notebooks (number, linked file name, title, time to learn),
+    from the files."""
     return "\n".join(f"- **{path.name[:2]}** [{path.name}](notebooks/{path.name}): {title(path)}"
-                     for path in notebook_paths())
+                     f"; {time_to_learn(path)}" for path in notebook_paths())
 
 
 def readme_block(text: str) -> str:
@@ -66,14 +78,17 @@ def write_readme() -> None:
 
 
 def cleaned(notebook: dict) -> dict:
-    """A copy with only kernelspec and language_info at the top, and only non-empty tags
-    on cells (no execution timings, `collapsed`, `scrolled`, widget state...)."""
+    """A copy with only kernelspec and language_info at the top, and on cells only
+    non-empty tags, and for solution cells JupyterLab's collapsed state (no execution
+    timings, `collapsed`, `scrolled`, widget state...)."""
     notebook = copy.deepcopy(notebook)
     metadata = notebook.get("metadata", {})
     notebook["metadata"] = {key: metadata[key] for key in NOTEBOOK_METADATA if key in metadata}
     for cell in notebook["cells"]:
         tags = cell.get("metadata", {}).get("tags")
         cell["metadata"] = {"tags": list(tags)} if tags else {}
+        if tags and "solution" in tags:  # solutions are collapsed until a learner opens them
+            cell["metadata"]["jupyter"] = dict(SOLUTION_HIDDEN)
     return notebook
 
 

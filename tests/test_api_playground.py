@@ -43,6 +43,7 @@ def test_a_request_shows_the_response_event_and_invocation(view):
     assert info["gateway_outcome"] == "integration" and info["outcome"] == "response"
     assert info["state"] == "finished before the gateway answered"
     assert "HTTP/1.1 200 OK" in view.response.value
+    assert "var(--jp-success-color1" in view.message.value
     assert "&quot;httpMethod&quot;: &quot;POST&quot;" in view.event.value
     assert "finished before the gateway answered" in view.invocation.value
     assert "START RequestId" in view.model.function_log()
@@ -73,6 +74,9 @@ def test_failing_and_malformed_functions_are_502(view, switch, outcome):
     assert json.loads(result.body) == {"message": "Internal server error"}
     assert view.model.invocation()["gateway_outcome"] == outcome
     assert "HTTP/1.1 502 Bad Gateway" in view.response.value
+    for pane in (view.message, view.response):  # a 5xx is never shown as a success
+        assert "var(--jp-error-color1" in pane.value
+        assert "success-color" not in pane.value
 
 
 @pytest.mark.parametrize(("control", "value", "message"), [
@@ -96,3 +100,16 @@ def test_the_model_works_without_the_widget(lab):
         assert model.send().status == 200  # ANY / answers the root too
     finally:
         model.delete()
+
+
+def test_the_timeline_labels_each_invocation_with_its_request(view):
+    view.path.value = "/todos/7"
+    send(view)
+    attempts = view.model.timeline().attempts()
+    assert [a.label for a in attempts] == ["GET /todos/7 → 200"]
+
+
+def test_it_sets_itself_up_again_after_a_clean_up(view):
+    view.model.delete()
+    result = send(view)
+    assert result.status == 200, view.message.value

@@ -1,6 +1,7 @@
-"""Every notebook follows the course template, is committed clean and executed, runs twice
-in one kernel, and is listed in the README. (nbval checks the outputs themselves: pytest
-runs it over notebooks/ with tests/nbval-sanitize.cfg.)
+"""Every notebook follows the course template, is committed clean and executed, and is
+listed in the README. (nbval checks the outputs themselves: pytest runs it over notebooks/
+with tests/nbval-sanitize.cfg; tests/test_notebook_runs.py runs each notebook twice in one
+kernel with wrong answers to its exercises.)
 
 To bring a notebook back in line: python tests/notebook_tools.py notebooks/NN-topic.ipynb
 """
@@ -11,14 +12,12 @@ import json
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 from notebook_tools import (
-    CELL_TIMEOUT_S,
     NOTEBOOKS,
     README,
     ROOT,
+    SOLUTION_HIDDEN,
     cleaned,
     notebook_paths,
     readme_block,
@@ -34,7 +33,11 @@ PATHS = notebook_paths()
 IDS = [path.stem for path in PATHS]
 # The template's level-2 headings; the notebook's own topic sections go between them.
 FIRST = ["Overview", "Prerequisites"]
-LAST = ["Exercises", "How this differs from AWS", "Summary", "What's next", "Clean-up"]
+LAST = ["Exercises", "How this differs from AWS", "Summary", "Resources", "What's next",
+        "Clean-up"]
+DEEP_DIVE = "Deep dive: "
+# Emoji need a font of their own; the course's marks are words
+EMOJI = re.compile("[\u2600-\u27bf\U0001f000-\U0001faff]")
 BOTO3_USE = re.compile(r"boto3\.(client|resource|Session|session\.Session)\(")
 
 
@@ -96,7 +99,16 @@ def test_headings_follow_the_template(path):
 
     prerequisites = section(all_cells, "Prerequisites")
     assert re.search(r"^\| Concept \| Importance \| Notes \|$", prerequisites, re.M)
-    assert re.search(r"^\*\*Time to learn\*\*: \d+ minutes", prerequisites, re.M)
+    time_line = re.search(r"^\*\*Time to learn\*\*: (\d+) minutes(.*)$", prerequisites, re.M)
+    assert time_line, "a '**Time to learn**: N minutes' line"
+    deep = [i for i, topic in enumerate(topics) if topic.startswith(DEEP_DIVE)]
+    if deep:  # the core first, then the deep dives; the time says how long each takes
+        assert deep == list(range(deep[0], len(topics))), f"deep dives come last: {topics}"
+        split = re.search(r"core (\d+), deep dives? (\d+)", time_line[2])
+        assert split and int(split[1]) + int(split[2]) == int(time_line[1]), time_line[0]
+
+    resources = section(all_cells, "Resources")
+    assert len(re.findall(r"\]\(https://", resources)) >= 3, "Resources lists its pages"
 
     summary = heading_index(all_cells, "Summary")
     before = source(all_cells[summary]).split("## Summary", 1)[0].strip()
@@ -139,17 +151,23 @@ def test_every_exercise_has_a_self_check_and_a_solution(path):
         checks = [i for i, c in enumerate(block) if source(c).startswith("# Self-check")]
         solutions = [i for i, c in enumerate(block) if "solution" in tags(c)]
         name = source(all_cells[first]).split("**")[1]
-        assert len(checks) == 1 and len(solutions) == 1, f"{name} needs one self-check and " \
-            "one solution cell (tagged `solution`)"
-        assert checks[0] < solutions[0], f"{name}: the self-check comes before the solution"
-        check, solution = block[checks[0]], block[solutions[0]]
+        assert len(checks) == 1 and solutions, f"{name} needs one self-check and a " \
+            "solution (cells tagged `solution`)"
+        assert solutions == list(range(checks[0] + 1, checks[0] + 1 + len(solutions))), \
+            f"{name}: the solution's cells follow the self-check"
+        check, solution = block[checks[0]], block[solutions[-1]]
         assert check["cell_type"] == solution["cell_type"] == "code"
         assert "raises-exception" not in tags(check), "a self-check prints, never raises"
+        for index in solutions:  # collapsed in JupyterLab until a learner opens them
+            assert block[index]["metadata"].get("jupyter") == SOLUTION_HIDDEN, name
         # CI runs the solutions: each must pass its own self-check.
         printed = "".join("".join(o["text"]) for o in solution["outputs"]
                           if o["output_type"] == "stream")
-        assert "✅" in printed and "❌" not in printed, f"{name}: the solution's self-check " \
-            f"said: {printed!r}"
+        assert printed.lstrip().startswith("Right") and "Not yet" not in printed, \
+            f"{name}: the solution's self-check said: {printed!r}"
+        unanswered = "".join("".join(o["text"]) for o in check["outputs"]
+                             if o["output_type"] == "stream")
+        assert unanswered.lstrip().startswith("Not yet"), f"{name}: {unanswered!r}"
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
@@ -172,14 +190,28 @@ def test_committed_clean_and_executed(path):
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
-def test_runs_twice_in_one_kernel(path):
-    notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    with client.setup_kernel():
-        for _ in range(2):
-            for index, cell in enumerate(notebook.cells):
-                client.execute_cell(cell, index)  # raises CellExecutionError on any error
+def test_a_diagram_and_handlers_in_files(path):
+    all_cells = cells(path)
+    markdown = "\n".join(source(c) for c in all_cells if c["cell_type"] == "markdown")
+    assert "```mermaid" in markdown, "a Mermaid diagram"
+    code = [source(c) for c in all_cells if c["cell_type"] == "code"]
+    assert any(text.startswith("%%writefile ") for text in code), "handlers are written to files"
+    for text in code:  # a handler is a file of its own, not a string in a cell
+        assert not re.search(r'^[A-Z_]+ = """\s*\n(import|from|def) ', text, re.M), text[:80]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_marks_read_without_an_emoji_font(path):
+    document = path.read_text(encoding="utf-8")
+    found = sorted(set(EMOJI.findall(document)))
+    assert not found, f"characters that need an emoji font: {found}"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_no_module_of_the_test_tools_is_imported(path):
+    code = "\n".join(source(c) for c in cells(path) if c["cell_type"] == "code")
+    for module in ("aws_lambda_powertools", "pytest", "nbval", "playwright", "hypothesis"):
+        assert not re.search(rf"^\s*(import|from) {module}\b", code, re.M), module
 
 
 def test_readme_lists_every_notebook():
@@ -196,7 +228,7 @@ def test_the_welcome_setup_cell_checks_the_tested_versions():
         match = re.fullmatch(r"([a-z0-9]+)(\[.*\])?>=([\d.]+),<([\d.]+)", line.replace(" ", ""))
         if match:
             pins[match[1]] = (match[3], match[4])
-    for name in ("boto3", "moto", "ipywidgets"):
+    for name in ("boto3", "moto", "ipywidgets", "plotly"):
         assert name in pins, f"pyproject.toml has no '>=low,<high' range for {name}"
         low, high = pins[name]
         assert f'"{name}": ("{low}", "{high}")' in setup, f"{name}: pyproject says >={low},<{high}"

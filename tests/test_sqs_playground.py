@@ -20,7 +20,7 @@ def view(lab):
 
 def press(view, timeout=20):
     view.send_button.click()
-    assert view.wait(timeout), view.model.queue_counts()
+    view.wait(timeout)
     assert "Sent orders" in view.message.value, view.message.value
 
 
@@ -81,6 +81,7 @@ def test_an_invalid_setting_shows_lambdas_error_in_the_widget(view):
     view.batch_size.value = 50  # more than 10 needs a batching window
     view.send_button.click()
     view.wait(5)
+    assert "var(--jp-error-color1" in view.message.value
     assert "InvalidParameterValueException" in view.message.value
     assert "Maximum batch window in seconds must be greater than 0" in view.message.value
     assert view.model.queue_counts()["visible"] == 0  # nothing was sent
@@ -102,3 +103,45 @@ def test_bad_input_is_refused_with_a_message(view):
     view.model.count = 0
     with pytest.raises(helpers.SqsPlaygroundError, match="between 1 and 100"):
         view.model.validate()
+
+
+def test_a_new_batch_size_applies_to_the_orders_sent_right_after(view):
+    view.count.value = 10
+    press(view)  # batch size 10: the poller is polling when the size changes
+    view.batch_size.value = 5
+    view.count.value = 12
+    press(view)
+    rows = view.model.batch_rows()
+    assert [row["messages"] for row in rows[-3:]] == [
+        list(range(11, 16)), list(range(16, 21)), [21, 22]]
+
+
+def test_the_timeline_shows_each_batch_on_its_environment(view):
+    view.batch_size.value = 5
+    view.count.value = 12
+    press(view)
+    attempts = view.model.timeline().attempts()
+    assert sorted(a.label for a in attempts) == ["batch 1 (5)", "batch 2 (5)", "batch 3 (2)"]
+    assert all(a.lane.startswith("env ") for a in attempts)
+    assert "batch 3 (2)" in view.timeline().mimebundle()["text/html"]
+
+
+def test_it_sets_itself_up_again_after_a_clean_up(view):
+    lambda_client, sqs = boto3.client("lambda"), boto3.client("sqs")
+    lambda_client.delete_event_source_mapping(UUID=view.model.mapping_uuid)
+    lambda_client.delete_function(FunctionName=view.model.function_name)
+    for url in (view.model.queue_url, view.model.dlq_url):
+        sqs.delete_queue(QueueUrl=url)
+    view.refresh()
+    assert "press Send orders to set them up again" in view.queue.value
+    view.count.value = 3
+    press(view)
+    assert view.model.queue_counts() == {"visible": 0, "in_flight": 0, "dead_letter": 0}
+    assert [row["messages"] for row in view.model.batch_rows()][-1] == [1, 2, 3]
+
+
+def test_the_saved_output_is_readable(view):
+    press(view)
+    bundle = view._repr_mimebundle_()
+    assert "children=" not in bundle["text/plain"]
+    assert "dead-letter queue" in bundle["text/html"] and "success" in bundle["text/html"]

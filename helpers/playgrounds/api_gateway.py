@@ -1,7 +1,7 @@
 """The API Gateway playground's logic: send HTTP requests through a REST API to a demo
 function, and read what happened from the lab's trace.
 
-A plain class, no widgets: ``helpers.api_playground_view`` draws it; notebooks and tests
+A plain class, no widgets: ``helpers.api_playground`` draws it; notebooks and tests
 drive it directly. It sets up its API with plain boto3 (a REST API with ``ANY /`` and
 ``ANY /{proxy+}`` Lambda proxy integrations, a stage, a permission for API Gateway),
 sends requests with urllib, and changes the integration timeout (``put_integration`` and
@@ -12,16 +12,16 @@ Introduced in notebook 07.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
 import boto3
+from botocore.exceptions import ClientError
 
 from ..aws import ACCOUNT_ID
-from ..errors import LabError
+from .base import PlaygroundBase, PlaygroundInputError, wait_until
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 TIMEOUT_RANGE_MS = (50, 29000)  # what REST API integrations accept
@@ -56,7 +56,7 @@ def lambda_handler(event, context):
 __all__ = ["METHODS", "ApiPlaygroundError", "ApiPlaygroundModel", "ApiResult"]
 
 
-class ApiPlaygroundError(LabError):
+class ApiPlaygroundError(PlaygroundInputError):
     """Bad input in the API playground, with a message for the learner."""
 
 
@@ -81,11 +81,11 @@ class ApiResult:
         return f"HTTP {self.status} {self.reason} in {self.seconds * 1000:.0f} ms"
 
 
-class ApiPlaygroundModel:
+class ApiPlaygroundModel(PlaygroundBase):
     """Request settings, switches for the demo function, and ``send()``."""
 
     def __init__(self, lab, name: str = "api-playground"):
-        self.lab = lab
+        super().__init__(lab)
         self.name = name
         self.method = "GET"
         self.path = "/todos/42"
@@ -97,7 +97,7 @@ class ApiPlaygroundModel:
         self.failing = False
         self.malformed = False
         self.result: ApiResult | None = None
-        self._lock = threading.Lock()
+        self.function_arn = None
         self._deployed_timeout = None
         self._deployed_switches = None
         self.api_id = None
@@ -115,7 +115,7 @@ class ApiPlaygroundModel:
         config = self.lab.deploy(self.name, DEMO_SOURCE, timeout=int(SLOW_SECONDS) + 3,
                                  environment=self._switches())
         self._deployed_switches = self._switches()
-        function_arn = config["FunctionArn"].rsplit(":$LATEST", 1)[0]
+        function_arn = self.function_arn = config["FunctionArn"].rsplit(":$LATEST", 1)[0]
         self._uri = (f"arn:aws:apigateway:{self.lab.region}:lambda:path/2015-03-31/functions/"
                      f"{function_arn}/invocations")
         existing = [api["id"] for api in apigateway.get_rest_apis()["items"]
@@ -142,6 +142,27 @@ class ApiPlaygroundModel:
             Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
             SourceArn=f"arn:aws:execute-api:{self.lab.region}:{ACCOUNT_ID}:{self.api_id}/*")
         self.url = self.lab.api_url(self.api_id, "demo")
+
+    def _resources_exist(self) -> bool:
+        try:
+            boto3.client("apigateway").get_rest_api(restApiId=self.api_id)
+            boto3.client("lambda").get_function_configuration(FunctionName=self.name)
+        except ClientError:
+            return False
+        return True
+
+    def function_arns(self) -> list[str]:
+        return [self.function_arn]
+
+    def timeline_labels(self) -> dict:
+        requests = {r["request_id"]: r for r in self.lab.trace.events("apigateway.request")}
+        labels = {}
+        for answer in self.lab.trace.events("apigateway.response", function=self.function_arn):
+            request = requests.get(answer["request_id"], {})
+            if answer.get("lambda_request_id"):
+                labels[answer["lambda_request_id"]] = (
+                    f"{request.get('method', '')} {request.get('path', '')} → {answer['status']}")
+        return labels
 
     def _deploy_timeout(self, apigateway=None):
         apigateway = apigateway or boto3.client("apigateway")
@@ -195,7 +216,9 @@ class ApiPlaygroundModel:
 
     def send(self) -> ApiResult:
         """Send one request with the current settings; returns (and keeps) the result."""
-        url, headers, body = self.validate()
+        self.validate()
+        self.ensure_ready()
+        url, headers, body = self.validate()  # the API's URL may be new
         self.apply_settings()
         result = ApiResult(self.method, url)
         request = urllib.request.Request(url, data=body or None, method=self.method,
@@ -284,14 +307,16 @@ class ApiPlaygroundModel:
         return "\n".join(lines)
 
     def wait_for_function(self, timeout: float = 10.0) -> bool:
-        """Wait until the last request's function has finished (it may outlive a 504)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """Wait until the last request's function has finished (it may outlive a 504);
+        False if it is still running after ``timeout`` seconds."""
+        def finished():
             info = self.invocation()
-            if not info.get("lambda_request_id") or "outcome" in info:
-                return True
-            time.sleep(0.05)
-        return False
+            return not info.get("lambda_request_id") or "outcome" in info
+
+        try:
+            return wait_until(finished, timeout, "the demo function to finish")
+        except TimeoutError:
+            return False
 
     def delete(self) -> None:
         """Delete the playground's API and function."""

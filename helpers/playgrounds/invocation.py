@@ -1,7 +1,7 @@
 """The invocation playground's logic: invoke a demo function and describe what happens.
 
-A plain class, no widgets: ``helpers.playground_view`` draws it, notebooks and tests
-drive it directly. It invokes with plain boto3 and reads everything else (the
+A plain class, no widgets: ``helpers.invocation_playground`` draws it, notebooks and
+tests drive it directly. It invokes with plain boto3 and reads everything else (the
 asynchronous queue, the execution environments, the timeline) from the lab's trace.
 Introduced in notebook 01, used in 01-03.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,7 +18,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from ..errors import LabError
+from .base import PlaygroundBase, PlaygroundInputError
+from .timeline import environment_names
 
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 BEHAVIOURS = ("succeed", "raise an error", "sleep past the timeout")
@@ -45,7 +45,7 @@ __all__ = ["BEHAVIOURS", "INVOCATION_TYPES", "InvokeResult", "PlaygroundError",
            "PlaygroundModel"]
 
 
-class PlaygroundError(LabError):
+class PlaygroundError(PlaygroundInputError):
     """Bad input in the playground, with a message for the learner."""
 
 
@@ -72,11 +72,11 @@ class InvokeResult:
         return f"{self.status}{extra} in {self.seconds * 1000:.0f} ms"
 
 
-class PlaygroundModel:
+class PlaygroundModel(PlaygroundBase):
     """Settings, an ``invoke()`` that uses them, and views of the trace for one function."""
 
     def __init__(self, lab, function_name: str = "playground-demo", timeout: int = 1):
-        self.lab = lab
+        super().__init__(lab)
         self.function_name = function_name
         self.timeout = timeout
         self.invocation_type = "RequestResponse"
@@ -86,7 +86,6 @@ class PlaygroundModel:
         self.count = 1
         self.results: list[InvokeResult] = []
         self._deployed_behaviour = None
-        self._lock = threading.Lock()
         # No retries on the client: the playground shows exactly what Lambda answered.
         self._client = boto3.client("lambda", config=Config(
             retries={"total_max_attempts": 1}, read_timeout=timeout + 60,
@@ -96,6 +95,17 @@ class PlaygroundModel:
         self._setup()
 
     # -- set-up --------------------------------------------------------------------------
+
+    def _resources_exist(self) -> bool:
+        try:
+            self._client.get_function_configuration(FunctionName=self.function_name)
+            boto3.client("sqs").get_queue_url(QueueName=f"{self.function_name}-failures")
+        except ClientError:
+            return False
+        return True
+
+    def function_arns(self) -> list[str]:
+        return [self.function_arn]
 
     def _setup(self):
         sqs = boto3.client("sqs")
@@ -138,6 +148,7 @@ class PlaygroundModel:
     def invoke(self) -> list[InvokeResult]:
         """Invoke ``count`` times at once with the current settings; returns the results."""
         payload = self.validate()
+        self.ensure_ready()
         with self._lock:
             if self.behaviour != self._deployed_behaviour:
                 self._client.update_function_configuration(
@@ -221,30 +232,24 @@ class PlaygroundModel:
         return rows
 
     def environment_rows(self) -> list[dict]:
-        """The demo function's live execution environments."""
-        return [
-            {"environment": env.id[:8], "state": env.state,
-             "start": "cold start" if env.invocations <= 1 and env.state != "idle" else "warm",
-             "invocations": env.invocations}
-            for env in self.lab.environments(self.function_name)
-        ]
+        """The demo function's live execution environments: each began with one cold
+        start (its Init phase) and served every later invoke warm."""
+        names = environment_names(self.lab.trace, self.function_arns())
+        rows = []
+        for env in self.lab.environments(self.function_name):
+            warm = max(env.invocations - 1, 0)
+            rows.append({"environment": names.get(env.id, env.id[:8]), "state": env.state,
+                         "invocations": env.invocations,
+                         "starts": f"1 cold start, {warm} warm" if env.invocations
+                         else "cold start (Init) under way"})
+        return sorted(rows, key=lambda row: (len(row["environment"]), row["environment"]))
 
     def timeline_rows(self, limit: int = 20) -> list[dict]:
         """The latest attempts: when they started, how long they took, how they ended."""
-        starts, rows = {}, []
-        for event in self.lab.trace.events("attempt", function=self.function_arn):
-            key = (event["request_id"], event["attempt"])
-            if event.kind == "attempt.start":
-                starts[key] = event
-                rows.append({"request_id": event["request_id"], "attempt": event["attempt"],
-                             "source": event["source"], "cold": event["cold"],
-                             "started": event.time, "outcome": "running"})
-            elif key in starts:
-                row = next(r for r in reversed(rows)
-                           if (r["request_id"], r["attempt"]) == key)
-                row["outcome"] = event["outcome"]
-                row["duration_ms"] = event["duration_ms"]
-        return rows[-limit:]
+        return [{"request_id": span.request_id, "attempt": span.attempt, "cold": span.cold,
+                 "environment": span.lane, "started": span.start, "outcome": span.outcome,
+                 "seconds": span.seconds}
+                for span in self.timeline(limit).attempts()]
 
     def pending_events(self) -> int:
         return sum(1 for row in self.queue_rows() if not row["state"].startswith(

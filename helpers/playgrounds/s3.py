@@ -1,7 +1,7 @@
 """The S3 notifications demo's logic: upload and delete objects, and follow each request.
 
-A plain class, no widgets: ``helpers.s3_demo_view`` draws it, notebooks and tests drive
-it directly. It sets up a bucket whose notification configuration invokes a small
+A plain class, no widgets: ``helpers.s3_notifications_demo`` draws it, notebooks and
+tests drive it directly. It sets up a bucket whose notification configuration invokes a small
 function for objects under one prefix, makes the S3 requests with plain boto3, and reads
 what followed from the lab's trace: the event each request produced, the event's place
 in Lambda's asynchronous queue, and how the invocation ended. Introduced in notebook 04.
@@ -10,14 +10,13 @@ in Lambda's asynchronous queue, and how the invocation ended. Introduced in note
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass
 
 import boto3
 from botocore.exceptions import ClientError
 
-from ..errors import LabError
+from .base import PlaygroundBase, PlaygroundInputError, wait_until
 
 PREFIXES = ("uploads/", "tmp/", "")
 BEHAVIOURS = ("succeed", "raise an error")
@@ -50,7 +49,7 @@ def lambda_handler(event, context):
 __all__ = ["BEHAVIOURS", "PREFIXES", "S3DemoError", "S3DemoModel", "S3Request"]
 
 
-class S3DemoError(LabError):
+class S3DemoError(PlaygroundInputError):
     """Bad input in the S3 notifications demo, with a message for the learner."""
 
 
@@ -68,13 +67,13 @@ class S3Request:
     started: float = 0.0
 
 
-class S3DemoModel:
+class S3DemoModel(PlaygroundBase):
     """Settings, ``upload()`` and ``delete()`` that use them, and ``rows()`` that follow
     each request through S3's event, Lambda's queue and the invocation."""
 
     def __init__(self, lab, bucket: str = "s3-demo-inbox",
                  function_name: str = "s3-demo-processor", watched_prefix: str = "uploads/"):
-        self.lab = lab
+        super().__init__(lab)
         self.bucket = bucket
         self.function_name = function_name
         self.watched_prefix = watched_prefix
@@ -84,7 +83,6 @@ class S3DemoModel:
         self.behaviour = "succeed"
         self.requests: list[S3Request] = []
         self._deployed_behaviour = None
-        self._lock = threading.Lock()
         self._s3 = boto3.client("s3")
         self._lambda = boto3.client("lambda")
         self.function_arn = None
@@ -124,6 +122,23 @@ class S3DemoModel:
             Bucket=self.bucket,
             NotificationConfiguration={"LambdaFunctionConfigurations": [config]})
 
+    def _resources_exist(self) -> bool:
+        try:
+            self._s3.head_bucket(Bucket=self.bucket)
+            self._lambda.get_function_configuration(FunctionName=self.function_name)
+            boto3.client("sqs").get_queue_url(QueueName=f"{self.function_name}-failures")
+        except ClientError:
+            return False
+        return True
+
+    def function_arns(self) -> list[str]:
+        return [self.function_arn]
+
+    def timeline_labels(self) -> dict:
+        return {notice["request_id"]: notice["key"]
+                for notice in self.lab.trace.events("s3.notification")
+                if notice.get("request_id") and notice.get("bucket") == self.bucket}
+
     # -- input -----------------------------------------------------------------------------
 
     def full_key(self) -> str:
@@ -150,6 +165,7 @@ class S3DemoModel:
     def upload(self) -> S3Request:
         """PutObject with the current key and size."""
         key, size = self.full_key(), self._check_size()
+        self.ensure_ready()
         self._apply_behaviour()
         body = (b"The quick brown fox jumps over the lazy dog. " * (size // 45 + 1))[:size]
         return self._request("PutObject", key, size,
@@ -158,6 +174,7 @@ class S3DemoModel:
     def delete(self) -> S3Request:
         """DeleteObject with the current key."""
         key = self.full_key()
+        self.ensure_ready()
         self._apply_behaviour()
         return self._request("DeleteObject", key, None,
                              lambda: self._s3.delete_object(Bucket=self.bucket, Key=key))
@@ -259,13 +276,13 @@ class S3DemoModel:
         return sum(1 for row in self.rows() if row["lambda_request_id"] and not row["outcome"])
 
     def wait(self, timeout: float = 30.0) -> bool:
-        """Wait until every event of the demo's requests has an outcome."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.pending():
-                return True
-            time.sleep(0.05)
-        return False
+        """Wait until every event of the demo's requests has an outcome; False if one has
+        none after ``timeout`` seconds."""
+        try:
+            return wait_until(lambda: not self.pending(), timeout,
+                              "the events of the demo's S3 requests to end")
+        except TimeoutError:
+            return False
 
     def describe(self) -> str:
         """The rows as text (for code cells and logs)."""

@@ -1,6 +1,6 @@
 """The SQS playground's logic: an order queue, a function that reads it, and what happened.
 
-A plain class, no widgets: ``helpers.sqs_playground_view`` draws it, notebooks and tests
+A plain class, no widgets: ``helpers.sqs_playground`` draws it, notebooks and tests
 drive it directly. It sets up, with plain boto3, an order queue with a dead-letter queue
 (``maxReceiveCount`` 3), a function that fails a fixed share of the orders, and an event
 source mapping between them; it sends orders and reads the queue's counters with the SQS
@@ -10,13 +10,12 @@ API and the batches from the lab's trace. Introduced in notebook 06.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from dataclasses import dataclass
 
 import boto3
+from botocore.exceptions import ClientError
 
-from ..errors import LabError
+from .base import PlaygroundBase, PlaygroundInputError, wait_until
 
 MAX_RECEIVE = 3  # the order queue's redrive policy
 FUNCTION_TIMEOUT_S = 1
@@ -105,7 +104,7 @@ def mapping_batches(lab, mapping_uuid: str, labels: dict | None = None) -> list[
     return rows
 
 
-class SqsPlaygroundError(LabError):
+class SqsPlaygroundError(PlaygroundInputError):
     """Bad input in the SQS playground, with a message for the learner."""
 
 
@@ -118,11 +117,11 @@ class Settings:
     report_failures: bool = False
 
 
-class SqsPlaygroundModel:
+class SqsPlaygroundModel(PlaygroundBase):
     """Settings, ``send()`` and views of the queue and of the batches, for one order queue."""
 
     def __init__(self, lab, name: str = "orders-demo"):
-        self.lab = lab
+        super().__init__(lab)
         self.queue_name = name
         self.dlq_name = f"{name}-dlq"
         self.function_name = f"{name}-processor"
@@ -131,10 +130,10 @@ class SqsPlaygroundModel:
         self.orders: dict[str, int] = {}  # message id -> order id, for everything sent
         self.next_order = 1
         self._applied: Settings | None = None
-        self._lock = threading.Lock()
         self._sqs = boto3.client("sqs")
         self._lambda = boto3.client("lambda")
         self.queue_url = self.dlq_url = self.queue_arn = self.mapping_uuid = None
+        self.function_arn = None
         self._setup()
 
     # -- set-up --------------------------------------------------------------------------
@@ -157,20 +156,47 @@ class SqsPlaygroundModel:
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
                                          "maxReceiveCount": MAX_RECEIVE}),
         })
-        self.lab.deploy(self.function_name, DEMO_SOURCE, timeout=FUNCTION_TIMEOUT_S,
-                        environment=self._environment(self.settings))
+        self._applied = None
+        config = self.lab.deploy(self.function_name, DEMO_SOURCE, timeout=FUNCTION_TIMEOUT_S,
+                                 environment=self._environment(self.settings))
+        self.function_arn = config["FunctionArn"].rsplit(":$LATEST", 1)[0]
         existing = self._lambda.list_event_source_mappings(
             EventSourceArn=self.queue_arn, FunctionName=self.function_name)[
             "EventSourceMappings"]
         if existing:
             self.mapping_uuid = existing[0]["UUID"]
+            self._wait_enabled()
             self._lambda.update_event_source_mapping(UUID=self.mapping_uuid,
                                                      **self._mapping_settings(self.settings))
         else:
             self.mapping_uuid = self._lambda.create_event_source_mapping(
                 EventSourceArn=self.queue_arn, FunctionName=self.function_name,
                 **self._mapping_settings(self.settings))["UUID"]
+        self._wait_enabled()
         self._applied = Settings(**vars(self.settings))
+
+    def _resources_exist(self) -> bool:
+        try:
+            for name in (self.queue_name, self.dlq_name):
+                self._sqs.get_queue_url(QueueName=name)
+            self._lambda.get_function_configuration(FunctionName=self.function_name)
+            state = self._lambda.get_event_source_mapping(UUID=self.mapping_uuid)["State"]
+        except ClientError:
+            return False
+        return state not in ("Deleting", "Disabled", "Disabling")
+
+    def function_arns(self) -> list[str]:
+        return [self.function_arn]
+
+    def timeline_labels(self) -> dict:
+        labels, numbers = {}, {}
+        for event in self.lab.trace.events("batch", mapping=self.mapping_uuid):
+            if event.kind == "batch.start":
+                numbers[event["batch"]] = (event.get("number"), len(event["message_ids"]))
+            elif event.kind == "batch.end" and event.get("request_id"):
+                number, size = numbers.get(event["batch"], (None, 0))
+                labels[event["request_id"]] = f"batch {number} ({size})"
+        return labels
 
     @staticmethod
     def _environment(settings: Settings) -> dict:
@@ -224,17 +250,17 @@ class SqsPlaygroundModel:
         return changes
 
     def _wait_enabled(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            state = self._lambda.get_event_source_mapping(UUID=self.mapping_uuid)["State"]
-            if state == "Enabled":
-                return
-            time.sleep(0.05)
+        """Until Lambda reports the mapping Enabled: new settings apply from then on."""
+        wait_until(lambda: self._lambda.get_event_source_mapping(
+            UUID=self.mapping_uuid)["State"] == "Enabled", timeout,
+            f"the event source mapping of {self.queue_name} to be Enabled")
 
     # -- sending ---------------------------------------------------------------------------
 
     def send(self) -> list[int]:
         """Apply the settings, then send ``count`` orders; returns their order ids."""
+        self.validate()
+        self.ensure_ready()
         self.apply()
         with self._lock:
             first = self.next_order
@@ -312,10 +338,9 @@ class SqsPlaygroundModel:
         return counts["visible"] == 0 and counts["in_flight"] == 0
 
     def wait(self, timeout: float = 30.0) -> bool:
-        """Wait until the order queue is empty (processed or dead-lettered)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.settled():
-                return True
-            time.sleep(0.1)
-        return False
+        """Wait until the order queue is empty (processed or dead-lettered); False if it
+        is not empty after ``timeout`` seconds."""
+        try:
+            return wait_until(self.settled, timeout, "the order queue to empty", 0.1)
+        except TimeoutError:
+            return False

@@ -9,14 +9,13 @@
 A request builder on top (method, path, query, headers, body), the integration timeout
 and the demo function's switches (slow, failing, malformed) beside it; below, the HTTP
 response next to the Lambda event API Gateway built and what Lambda did. It refreshes
-itself when a function finishes after the gateway gave up. Introduced in notebook 07.
+itself when a function finishes after the gateway gave up; a Timeline tab draws the
+invocations. Introduced in notebook 07.
 """
 
 from __future__ import annotations
 
-import html
 import json
-import threading
 
 import ipywidgets as widgets
 
@@ -27,6 +26,8 @@ from ..playgrounds.api_gateway import (
     ApiPlaygroundModel,
     pretty,
 )
+from . import html
+from .base import PlaygroundView
 
 __all__ = ["ApiPlayground", "api_playground"]
 
@@ -36,20 +37,17 @@ def api_playground(lab, name: str = "api-playground") -> ApiPlayground:
     return ApiPlayground(ApiPlaygroundModel(lab, name))
 
 
-def _pre(text: str) -> str:
-    return ("<pre style='white-space:pre-wrap;max-height:360px;overflow:auto;margin:0'>"
-            f"{html.escape(text)}</pre>")
-
-
 def _pane(title: str, content: str) -> str:
     return f"<b>{html.escape(title)}</b>{content}"
 
 
-class ApiPlayground(widgets.VBox):
+class ApiPlayground(PlaygroundView):
     """Controls bound to an ApiPlaygroundModel, and views of the answer and the event."""
 
+    title = "API Gateway playground"
+
     def __init__(self, model: ApiPlaygroundModel):
-        self.model = model
+        super().__init__(model)
         self.method = widgets.Dropdown(options=METHODS, value=model.method,
                                        description="Method", layout=widgets.Layout(width="180px"))
         self.path = widgets.Text(value=model.path, description="Path",
@@ -73,14 +71,9 @@ class ApiPlayground(widgets.VBox):
                                               icon="random")
         self.send_button = widgets.Button(description="Send", button_style="primary",
                                           icon="paper-plane")
-        self.message = widgets.HTML()
         self.response = widgets.HTML()
         self.event = widgets.HTML()
         self.invocation = widgets.HTML()
-        self._busy = threading.Event()
-        self._closed = threading.Event()
-        self._dirty = threading.Event()
-        self._worker = None
         self.send_button.on_click(self._on_send)
         request = widgets.VBox([widgets.HBox([self.method, self.path]), self.query,
                                 self.headers, self.body])
@@ -90,12 +83,11 @@ class ApiPlayground(widgets.VBox):
         column = widgets.Layout(width="33%", padding="0 8px 0 0")
         for pane in (self.response, self.event, self.invocation):
             pane.layout = column
-        super().__init__([widgets.HBox([request, handler]),
-                          widgets.HBox([self.response, self.event, self.invocation])])
-        self._unsubscribe = model.lab.trace.subscribe(self._on_trace)
-        threading.Thread(target=self._refresh_loop, daemon=True,
-                         name="lab-api-playground-refresh").start()
-        self.refresh()
+        self.views = widgets.Tab(children=[
+            widgets.HBox([self.response, self.event, self.invocation]), self.timeline_pane])
+        for index, title in enumerate(("Request and answer", "Timeline")):
+            self.views.set_title(index, title)
+        self._build([widgets.HBox([request, handler]), self.views], [self.send_button])
 
     # -- input ---------------------------------------------------------------------------
 
@@ -110,74 +102,57 @@ class ApiPlayground(widgets.VBox):
         model.slow = self.slow.value
         model.failing = self.failing.value
         model.malformed = self.malformed.value
+        model.validate()
 
     def _on_send(self, _button=None):
-        if self._busy.is_set():
-            self._show_message("Still waiting for the answer.", error=True)
-            return
-        try:
-            self._read_controls()
-            self.model.validate()
-        except Exception as error:  # every failure shows in the widget
-            self._show_message(str(error), error=True)
-            return
-        self._busy.set()
-        self.send_button.disabled = True
-        self._show_message(f"Sending {self.model.method} {self.model.path} …")
-        self._worker = threading.Thread(target=self._send_in_background, daemon=True)
-        self._worker.start()
+        self._start(self._send, f"Sending {self.method.value} {self.path.value} …",
+                    self._read_controls)
 
-    def _send_in_background(self):
-        try:
-            result = self.model.send()
-            self._show_message(result.summary, error=result.error is not None)
-        except Exception as error:
-            self._show_message(f"{type(error).__name__}: {error}", error=True)
-        finally:
-            self._busy.clear()
-            self.send_button.disabled = False
-            self.refresh()
+    def _send(self):
+        result = self.model.send()
+        level = "error" if result.error else html.level_of_status(result.status)
+        return result.summary, level
 
-    def wait(self, timeout: float = 60.0) -> None:
-        """Wait for the answer to the last Send (for code cells)."""
-        worker = self._worker
-        if worker is not None:
-            worker.join(timeout)
-
-    def _show_message(self, text: str, error: bool = False):
-        color = "#b00020" if error else "#1b5e20"
-        self.message.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+    def _settle(self, timeout: float) -> None:
+        pass  # the answer is in when the request returns; the function may run on
 
     # -- output --------------------------------------------------------------------------
 
-    def refresh(self):
-        try:
-            self.response.value = self._response_html()
-            self.event.value = self._event_html()
-            self.invocation.value = self._invocation_html()
-        except Exception as error:  # a broken view says so instead of going blank
-            self._show_message(f"Could not refresh the views: {error}", error=True)
+    def _wants(self, event) -> bool:
+        return event.kind.startswith(("apigateway", "attempt"))
+
+    def _render(self):
+        self.response.value = self._response_html()
+        self.event.value = self._event_html()
+        self.invocation.value = self._invocation_html()
+
+    def _static_html(self) -> str:
+        return self._response_html() + self._invocation_html()
 
     def _response_html(self) -> str:
         result = self.model.result
         if result is None:
-            return _pane("HTTP response", "<p style='color:#666'>Press Send.</p>")
+            return _pane("HTTP response", html.muted("Press Send."))
         if result.error:
-            return _pane("HTTP response", _pre(result.error))
+            return _pane("HTTP response", html.pre(result.error))
         head = "\n".join(f"{name}: {value}" for name, value in result.headers)
-        text = f"HTTP/1.1 {result.status} {result.reason}\n{head}\n\n{pretty(result.body)}"
-        return _pane(f"HTTP response ({result.seconds * 1000:.0f} ms)", _pre(text))
+        status = html.span(f"HTTP/1.1 {result.status} {result.reason}",
+                           html.level_of_status(result.status), bold=True)
+        text = f"{head}\n\n{pretty(result.body)}"
+        return _pane(f"HTTP response ({result.seconds * 1000:.0f} ms)",
+                     f"<div>{status}</div>{html.pre(text, 360)}")
 
     def _event_html(self) -> str:
         event = self.model.event()
         if event is None:
-            return _pane("Lambda event", "<p style='color:#666'>No event was built.</p>")
-        return _pane("Lambda event (payload format 1.0)", _pre(json.dumps(event, indent=2)))
+            return _pane("Lambda event", html.muted("No event was built."))
+        return _pane("Lambda event (payload format 1.0)",
+                     html.pre(json.dumps(event, indent=2), 360))
 
     def _invocation_html(self) -> str:
         info = self.model.invocation()
         if not info:
-            return _pane("Invocation", "<p style='color:#666'>Nothing yet.</p>")
+            return _pane("Invocation", html.muted("Nothing yet."))
         rows = [("API Gateway", info["gateway_outcome"]), ("Detail", info.get("detail") or ""),
                 ("Lambda request id", info.get("lambda_request_id") or "—"),
                 ("Start", info.get("start", "")), ("Function outcome", info.get("outcome", "")),
@@ -187,23 +162,4 @@ class ApiPlayground(widgets.VBox):
             f"<tr><td style='padding:2px 8px'>{html.escape(k)}</td>"
             f"<td style='padding:2px 8px'>{html.escape(str(v))}</td></tr>"
             for k, v in rows if v != "")
-        return _pane("Invocation", f"<table>{table}</table>")
-
-    def _on_trace(self, event):
-        if event.kind.startswith(("apigateway", "attempt")):
-            self._dirty.set()
-
-    def _refresh_loop(self):
-        while not self._closed.is_set():
-            self._dirty.wait(0.5)
-            if self._closed.is_set() or not self.model.lab.running:
-                return
-            if self._dirty.is_set():
-                self._dirty.clear()
-                self.refresh()
-
-    def close(self):
-        self._closed.set()
-        self._dirty.set()
-        self._unsubscribe()
-        super().close()
+        return _pane("Invocation", f"<table style='color:{html.COLORS['text']}'>{table}</table>")

@@ -4,26 +4,29 @@
     view.batch_size.value = 5            # drive it from code, as a learner would
     view.send_button.click()
     view.wait()                          # until the queue is empty again
+    view.timeline()                      # the batches on their environments, as a chart
 
 Sliders for the batch size, the batching window, the queue's visibility timeout and the
 share of orders that fail; a "report batch item failures" switch; a button that sends N
 orders. On the right: the queue (waiting, in flight, in the dead-letter queue), the
-batches the function received and how each ended, and every order's fate. It refreshes
-itself while messages move. Introduced in notebook 06.
+batches the function received and how each ended, every order's fate, and a timeline.
+It refreshes itself while messages move. Introduced in notebook 06.
 """
 
 from __future__ import annotations
 
-import html
-import threading
-
 import ipywidgets as widgets
+from botocore.exceptions import ClientError
 
+from ..playgrounds.base import PlaygroundTimeoutError
 from ..playgrounds.sqs import MAX_SEND, SqsPlaygroundModel
-
-REFRESH_S = 0.5
+from . import html
+from .base import PlaygroundView
 
 __all__ = ["SqsPlayground", "sqs_playground"]
+
+OUTCOME_LEVELS = {"success": "ok", "filtered out": "muted", "partial": "warn",
+                  "invoking…": "info"}
 
 
 def sqs_playground(lab, name: str = "orders-demo") -> SqsPlayground:
@@ -31,37 +34,20 @@ def sqs_playground(lab, name: str = "orders-demo") -> SqsPlayground:
     return SqsPlayground(SqsPlaygroundModel(lab, name))
 
 
-def _table(rows: list[dict], columns: list[tuple[str, str]], empty: str) -> str:
-    if not rows:
-        return f"<p style='color:#666'>{html.escape(empty)}</p>"
-    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{title}</th>"
-                   for _, title in columns)
-    body = "".join(
-        "<tr>" + "".join(
-            f"<td style='padding:2px 8px'>{html.escape(_cell(row.get(key, '')))}</td>"
-            for key, _ in columns) + "</tr>"
-        for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _cell(value) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) if value else "-"
-    return str(value)
-
-
-def _bar(label: str, count: int, color: str) -> str:
+def _bar(label: str, count: int, level: str) -> str:
     width = min(count, 100) * 3
     return (f"<div style='margin:2px 0'><span style='display:inline-block;width:150px'>"
             f"{html.escape(label)}</span><span style='display:inline-block;height:12px;"
-            f"width:{width}px;background:{color}'></span> {count}</div>")
+            f"width:{width}px;background:{html.COLORS[level]}'></span> {count}</div>")
 
 
-class SqsPlayground(widgets.VBox):
+class SqsPlayground(PlaygroundView):
     """Controls bound to an SqsPlaygroundModel, and live views of the queue and batches."""
 
+    title = "SQS playground"
+
     def __init__(self, model: SqsPlaygroundModel):
-        self.model = model
+        super().__init__(model)
         s = model.settings
         style = {"description_width": "150px"}
         layout = widgets.Layout(width="420px")
@@ -80,30 +66,22 @@ class SqsPlayground(widgets.VBox):
         self.report_failures = widgets.Checkbox(value=s.report_failures,
                                                 description="ReportBatchItemFailures")
         self.count = widgets.BoundedIntText(value=model.count, min=1, max=MAX_SEND,
-                                            description="Orders", layout=widgets.Layout(
-                                                width="160px"))
+                                            description="Orders",
+                                            layout=widgets.Layout(width="160px"))
         self.send_button = widgets.Button(description="Send orders", button_style="primary",
                                           icon="paper-plane")
-        self.message = widgets.HTML()
         self.queue = widgets.HTML()
         self.batches = widgets.HTML()
         self.orders = widgets.HTML()
-        self._worker = None
-        self._busy = threading.Event()
-        self._closed = threading.Event()
-        self._dirty = threading.Event()
         self.send_button.on_click(self._on_send)
         controls = widgets.VBox([self.batch_size, self.window, self.visibility_timeout,
                                  self.failure_rate, self.report_failures,
                                  widgets.HBox([self.count, self.send_button]), self.message])
-        self.views = widgets.Tab(children=[self.queue, self.batches, self.orders])
-        for index, title in enumerate(("Queue", "Batches", "Orders")):
+        self.views = widgets.Tab(children=[self.queue, self.batches, self.orders,
+                                           self.timeline_pane])
+        for index, title in enumerate(("Queue", "Batches", "Orders", "Timeline")):
             self.views.set_title(index, title)
-        super().__init__([controls, self.views])
-        self._unsubscribe = model.lab.trace.subscribe(self._on_trace)
-        threading.Thread(target=self._refresh_loop, daemon=True,
-                         name="lab-sqs-playground-refresh").start()
-        self.refresh()
+        self._build([controls, self.views], [self.send_button])
 
     # -- input ---------------------------------------------------------------------------
 
@@ -115,95 +93,67 @@ class SqsPlayground(widgets.VBox):
         s.failure_rate = round(float(self.failure_rate.value), 2)
         s.report_failures = bool(self.report_failures.value)
         self.model.count = int(self.count.value)
+        self.model.validate()
 
     def _on_send(self, _button=None):
-        if self._busy.is_set():
-            self._show_message("Still sending: wait a moment, then press again.", error=True)
-            return
-        try:
-            self._read_controls()
-            self.model.validate()
-        except Exception as error:  # every failure shows in the widget
-            self._show_message(str(error), error=True)
-            return
-        self._busy.set()
-        self.send_button.disabled = True
-        self._worker = threading.Thread(target=self._send_in_background, daemon=True)
-        self._worker.start()
+        self._start(self._send, f"Sending {int(self.count.value)} orders …",
+                    self._read_controls)
 
-    def _send_in_background(self):
-        try:
-            changes = self.model.apply()
-            numbers = self.model.send()
-            applied = f" (applied: {'; '.join(changes)})" if changes else ""
-            self._show_message(f"Sent orders {numbers[0]}–{numbers[-1]}{applied}.")
-        except Exception as error:  # Lambda's validation errors, for example
-            text = getattr(error, "response", {}).get("Error", {}).get("Message") or str(error)
-            self._show_message(f"{type(error).__name__}: {text}", error=True)
-        finally:
-            self._busy.clear()
-            self.send_button.disabled = False
-            self._dirty.set()
+    def _send(self):
+        changes = self.model.apply()  # before sending: the new settings apply to them
+        numbers = self.model.send()
+        applied = f" (applied: {'; '.join(changes)})" if changes else ""
+        return f"Sent orders {numbers[0]}–{numbers[-1]}{applied}.", "ok"
 
-    def wait(self, timeout: float = 30.0) -> bool:
-        """Wait for the last click's orders to be sent and the queue to empty (for code cells)."""
-        worker = self._worker
-        if worker is not None:
-            worker.join(timeout)
-        settled = self.model.wait(timeout)
-        self.refresh()
-        return settled
-
-    def _show_message(self, text: str, error: bool = False):
-        color = "#b00020" if error else "#1b5e20"
-        self.message.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+    def _settle(self, timeout: float) -> None:
+        if not self.model.wait(timeout):
+            raise PlaygroundTimeoutError(
+                f"The order queue was not empty after {timeout:.0f} s: "
+                f"{self.model.queue_counts()}. Failed orders come back after the "
+                "visibility timeout: wait, or lower it.")
 
     # -- output --------------------------------------------------------------------------
 
-    def _on_trace(self, event):
-        if event.get("mapping") == self.model.mapping_uuid:
-            self._dirty.set()
+    def _wants(self, event) -> bool:
+        return (event.get("mapping") == self.model.mapping_uuid
+                or event.get("function") == self.model.function_arn)
 
-    def refresh(self):
+    def _pending(self) -> bool:
+        try:
+            return not self.model.settled()
+        except ClientError:  # deleted by the notebook's clean-up
+            return False
+
+    def _render(self):
         try:
             counts = self.model.queue_counts()
             summary = self.model.mapping_summary()
-            self.queue.value = (
-                _bar("waiting (visible)", counts["visible"], "#1976d2")
-                + _bar("in flight", counts["in_flight"], "#f9a825")
-                + _bar("dead-letter queue", counts["dead_letter"], "#c62828")
-                + "<p style='color:#666'>Mapping: "
-                + html.escape(", ".join(f"{k} {v}" for k, v in summary.items())) + "</p>")
-            self.batches.value = _table(
-                self.model.batch_rows(),
-                [("batch", "#"), ("messages", "Orders"), ("receive_counts", "Receive counts"),
-                 ("trigger", "Invoked because"), ("outcome", "Outcome"),
-                 ("deleted", "Deleted"), ("retried", "Left in the queue")],
-                "No batch yet: press Send orders.")
-            self.orders.value = _table(
-                self.model.order_rows(),
-                [("order", "Order"), ("deliveries", "Deliveries"), ("state", "State")],
-                "No orders sent from the playground yet.")
-        except Exception as error:  # a broken view says so instead of going blank
-            self._show_message(f"Could not refresh the views: {error}", error=True)
+        except ClientError:
+            self.queue.value = html.muted(
+                "The playground's queue, function or mapping is gone (the notebook's "
+                "clean-up deletes them): press Send orders to set them up again.")
+            return
+        self.queue.value = (
+            _bar("waiting (visible)", counts["visible"], "info")
+            + _bar("in flight", counts["in_flight"], "warn")
+            + _bar("dead-letter queue", counts["dead_letter"], "error")
+            + html.muted("Mapping: " + ", ".join(f"{k} {v}" for k, v in summary.items())))
+        rows = self.model.batch_rows()
+        for row in rows:
+            row["level"] = OUTCOME_LEVELS.get(row["outcome"], "error")
+        self.batches.value = html.table(
+            rows, [("batch", "#"), ("messages", "Orders"), ("receive_counts", "Receive counts"),
+                   ("trigger", "Invoked because"), ("outcome", "Outcome"),
+                   ("deleted", "Deleted"), ("retried", "Left in the queue")],
+            "No batch yet: press Send orders.", levels={"outcome": "level"})
+        orders = self.model.order_rows()
+        for row in orders:
+            row["level"] = ("ok" if row["state"].startswith("processed") else
+                            "error" if "dead-letter" in row["state"] else
+                            "warn" if row["state"].startswith("failed") else "info")
+        self.orders.value = html.table(
+            orders, [("order", "Order"), ("deliveries", "Deliveries"), ("state", "State")],
+            "No orders sent from the playground yet.", levels={"state": "level"})
 
-    def _refresh_loop(self):
-        was_busy = True
-        while not self._closed.is_set():
-            dirty = self._dirty.wait(REFRESH_S)
-            if self._closed.is_set() or not self.model.lab.running:
-                return
-            self._dirty.clear()
-            try:
-                busy = not self.model.settled()
-            except Exception:  # the lab stopped under us
-                return
-            if dirty or busy or was_busy:  # and once more after the queue emptied
-                self.refresh()
-            was_busy = busy
-
-    def close(self):
-        self._closed.set()
-        self._dirty.set()
-        self._unsubscribe()
-        super().close()
+    def _static_html(self) -> str:
+        return self.queue.value + self.batches.value

@@ -1,0 +1,89 @@
+"""What every playground model shares: the lab, its own AWS resources, waits, a timeline.
+
+A playground model is a plain class, no widgets: a view in ``helpers.widgets`` draws it,
+notebooks and tests drive it directly. Each model creates its resources with plain
+boto3 (``_setup``) and can tell whether they still exist (``_resources_exist``): a
+notebook's clean-up deletes them, and the next action sets them up again
+(``ensure_ready``), so a playground still works after Run All. Waits end at a time
+limit with a message that says what did not happen. Introduced in notebook 01.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from ..errors import LabError
+from . import timeline as timelines
+
+__all__ = ["PlaygroundBase", "PlaygroundInputError", "PlaygroundTimeoutError", "wait_until"]
+
+
+class PlaygroundInputError(LabError):
+    """Bad input in a playground, with a message for the learner."""
+
+
+class PlaygroundTimeoutError(LabError, TimeoutError):
+    """A playground waited longer than its time limit; the message says for what."""
+
+
+def wait_until(check, timeout: float, what: str, interval: float = 0.05):
+    """Call ``check()`` until it returns something true, and return that; after
+    ``timeout`` seconds raise PlaygroundTimeoutError naming ``what`` was awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise PlaygroundTimeoutError(
+                f"Gave up after {timeout:g} s waiting for {what}. Run the cell again to "
+                "wait longer, or look at lab.trace to see what happened.")
+        time.sleep(interval)
+
+
+class PlaygroundBase:
+    """The lab, a lock, resources that set themselves up again, and a timeline."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self._lock = threading.RLock()
+
+    # -- resources -----------------------------------------------------------------------
+
+    def _setup(self) -> None:
+        """Create (or find) the playground's resources with boto3."""
+        raise NotImplementedError
+
+    def _resources_exist(self) -> bool:
+        """True while every resource ``_setup`` made is still there."""
+        raise NotImplementedError
+
+    def resources_exist(self) -> bool:
+        try:
+            return self._resources_exist()
+        except Exception:  # the lab stopped, or a resource half-deleted: set up again
+            return False
+
+    def ensure_ready(self) -> bool:
+        """Set the resources up again if something deleted them; True if it had to."""
+        with self._lock:
+            if self.resources_exist():
+                return False
+            self._setup()
+            return True
+
+    # -- what happened ---------------------------------------------------------------------
+
+    def function_arns(self) -> list[str]:
+        """The functions whose environments the timeline shows."""
+        raise NotImplementedError
+
+    def timeline_labels(self) -> dict:
+        """Short labels for the timeline's attempts, by Lambda request id."""
+        return {}
+
+    def timeline(self, limit: int = 60) -> timelines.Timeline:
+        """The latest attempts of the playground's functions (see helpers.playgrounds.timeline)."""
+        return timelines.from_trace(self.lab.trace, self.function_arns(),
+                                    self.timeline_labels(), limit=limit)

@@ -1,0 +1,228 @@
+# ruff: noqa: E501 (the answers are written as a learner writes notebook cells, whose lines ruff does not limit)
+"""Plausible wrong answers to every exercise, which its self-check must refuse.
+
+``WRONG[notebook stem][exercise number]`` lists (what the learner got wrong, code) pairs.
+Each code runs in the notebook's kernel, where the learner would type it, before the
+exercise's self-check; ``RESET`` code, where given, runs before each wrong answer and
+before the solution, so that one wrong answer does not help or hinder the next.
+tests/test_notebook_runs.py uses them.
+"""
+
+from __future__ import annotations
+
+WRONG: dict[str, dict[int, list[tuple[str, str]]]] = {
+    "00-welcome": {
+        1: [
+            ("typed the total, deployed nothing", "total = 6"),
+            ("a handler that returns 6 for [1, 2, 3] but does not add", """
+Path("00-functions/add_numbers.py").write_text(
+    "def lambda_handler(event, context):\\n    return len(event['numbers']) * 2\\n")
+lab.deploy("add-numbers", "00-functions/add_numbers.py")
+total = json.loads(lambda_client.invoke(FunctionName="add-numbers",
+                   Payload=json.dumps({"numbers": [1, 2, 3]}))["Payload"].read())
+"""),
+        ],
+        2: [
+            ("typed the answer, did not deploy again", 'answer = {"sum": 9, "count": 2}'),
+            ("a count that is always 2", """
+Path("00-functions/add_numbers.py").write_text(
+    "def lambda_handler(event, context):\\n"
+    "    return {'sum': sum(event['numbers']), 'count': 2}\\n")
+lab.deploy("add-numbers", "00-functions/add_numbers.py")
+answer = json.loads(lambda_client.invoke(FunctionName="add-numbers",
+                    Payload=json.dumps({"numbers": [4, 5]}))["Payload"].read())
+"""),
+        ],
+    },
+    "01-synchronous-invocation": {
+        1: [
+            ("guessed the type without invoking", 'error_type = "TypeError"'),
+            ("invoked with the other bad order", """
+response = lambda_client.invoke(FunctionName="price-order", Payload=json.dumps(bad_order))
+error_type = json.loads(response["Payload"].read())["errorType"]
+"""),
+        ],
+        2: [
+            ("the impatient client again",
+             'safe_client = boto3.client("lambda", config=Config(read_timeout=1, '
+             'retries={"total_max_attempts": 2}))'),
+            ("a long read timeout, but the SDK's retries left on",
+             'safe_client = boto3.client("lambda", config=Config(read_timeout=15))'),
+            ("no retries, but a read timeout shorter than the function's timeout",
+             'safe_client = boto3.client("lambda", config=Config(read_timeout=5, '
+             'retries={"total_max_attempts": 1}))'),
+        ],
+        3: [
+            ("typed a number, deployed nothing", "init_ms = 1.0"),
+            ("read Duration instead of Init Duration", """
+Path("01-functions/cold_one.py").write_text("def lambda_handler(event, context):\\n    return 1\\n")
+lab.deploy("cold-one", "01-functions/cold_one.py")
+tail = base64.b64decode(lambda_client.invoke(FunctionName="cold-one", LogType="Tail")["LogResult"]).decode()
+init_ms = float(tail.split("\\tDuration: ")[1].split(" ms")[0])
+"""),
+        ],
+    },
+    "02-asynchronous-invocation": {
+        1: [
+            ("no retries, but no destination", """
+lambda_client.delete_function_event_invoke_config(FunctionName="capture-payment")
+lambda_client.put_function_event_invoke_config(FunctionName="capture-payment", MaximumRetryAttempts=0)
+lambda_client.invoke(FunctionName="capture-payment", InvocationType="Event", Payload=b'{"order_id": 90}')
+"""),
+            ("the destination, but the default two retries", """
+lambda_client.put_function_event_invoke_config(
+    FunctionName="capture-payment", DestinationConfig={"OnFailure": {"Destination": failures_arn}})
+lambda_client.invoke(FunctionName="capture-payment", InvocationType="Event", Payload=b'{"order_id": 91}')
+"""),
+            ("configured, but nothing invoked", """
+lambda_client.put_function_event_invoke_config(
+    FunctionName="capture-payment", MaximumRetryAttempts=0,
+    DestinationConfig={"OnFailure": {"Destination": failures_arn}})
+"""),
+        ],
+        2: [
+            ("every event that ended",
+             'dropped = {e["request_id"] for e in lab.trace.events("event.completed")}'),
+            ("only the first payment", "dropped = {payment_request}"),
+        ],
+    },
+    "03-dry-run": {
+        1: [
+            ("every version and alias (:*)", """
+iam.put_user_policy(UserName="intern", PolicyName="lambda", PolicyDocument=json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": f"{function_arn}:*"}]}))
+"""),
+            ("the function's own ARN only", """
+iam.put_user_policy(UserName="intern", PolicyName="lambda", PolicyDocument=json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function_arn}]}))
+"""),
+            ("everything", """
+iam.put_user_policy(UserName="intern", PolicyName="lambda", PolicyDocument=json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}]}))
+"""),
+        ],
+        2: [
+            ("always yes", "def can_invoke(client, name, qualifier=None):\n    return True"),
+            ("a real invoke to find out", """
+def can_invoke(client, name, qualifier=None):
+    options = {"Qualifier": qualifier} if qualifier else {}
+    try:
+        client.invoke(FunctionName=name, **options)
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "AccessDeniedException":
+            return False
+        raise
+"""),
+        ],
+    },
+    "04-s3-event-notifications": {
+        1: [
+            ("uploads only, and a suffix without its dot", """
+s3.put_bucket_notification_configuration(Bucket="sales-drop", NotificationConfiguration={
+    "LambdaFunctionConfigurations": [{"LambdaFunctionArn": count_rows_arn, "Events": ["s3:ObjectCreated:Put"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "reports/"},
+                                           {"Name": "suffix", "Value": "csv"}]}}}]})
+"""),
+            ("the prefix without the suffix", """
+s3.put_bucket_notification_configuration(Bucket="sales-drop", NotificationConfiguration={
+    "LambdaFunctionConfigurations": [{"LambdaFunctionArn": count_rows_arn, "Events": ["s3:ObjectCreated:*"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "reports/"}]}}}]})
+"""),
+            ("the right filter, but uploads only", """
+s3.put_bucket_notification_configuration(Bucket="sales-drop", NotificationConfiguration={
+    "LambdaFunctionConfigurations": [{"LambdaFunctionArn": count_rows_arn, "Events": ["s3:ObjectCreated:Put"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "reports/"},
+                                           {"Name": "suffix", "Value": ".csv"}]}}}]})
+"""),
+        ],
+        2: [
+            ("deployed again without a change",
+             'lab.deploy("read-upload", "04-functions/read_upload.py")'),
+            ("turned + into spaces only", """
+source = Path("04-functions/read_upload.py").read_text()
+Path("04-functions/read_upload.py").write_text(source.replace(
+    "key = record['s3']['object']['key']", "key = record['s3']['object']['key'].replace('+', ' ')"))
+lab.deploy("read-upload", "04-functions/read_upload.py")
+"""),
+            ("unquote instead of unquote_plus", """
+source = Path("04-functions/read_upload.py").read_text()
+Path("04-functions/read_upload.py").write_text("from urllib.parse import unquote\\n" + source.replace(
+    "key = record['s3']['object']['key']", "key = unquote(record['s3']['object']['key'])"))
+lab.deploy("read-upload", "04-functions/read_upload.py")
+"""),
+        ],
+    },
+    "06-sqs-event-source-mapping": {
+        1: [
+            ("the batch size, but a 1-second window", """
+lambda_client.update_event_source_mapping(UUID=orders_mapping, BatchSize=50, MaximumBatchingWindowInSeconds=1)
+"""),
+            ("the window, but batches of 10", """
+lambda_client.update_event_source_mapping(UUID=orders_mapping, BatchSize=10, MaximumBatchingWindowInSeconds=2)
+"""),
+        ],
+        2: [
+            ("only the failed orders", """
+def fifo_failures(records):
+    return [{"itemIdentifier": r["messageId"]} for r in records if json.loads(r["body"])["quantity"] < 1]
+"""),
+            ("the orders after the failure, but not the failure itself", """
+def fifo_failures(records):
+    failures, failed = [], False
+    for record in records:
+        if failed:
+            failures.append({"itemIdentifier": record["messageId"]})
+        failed = failed or json.loads(record["body"])["quantity"] < 1
+    return failures
+"""),
+        ],
+    },
+    "07-api-gateway": {
+        1: [
+            ("typed the event", 'event = {"pathParameters": {"proxy": "garden/tools"}, '
+                                '"multiValueQueryStringParameters": {"tag": ["spade", "rake"]}}'),
+            ("one tag only", 'event = requests.get(base + "/echo/garden/tools?tag=spade").json()'),
+            ("a shorter path", 'event = requests.get(base + "/echo/garden?tag=spade&tag=rake").json()'),
+        ],
+        2: [
+            ("deployed again without a change", 'lab.deploy("hello-api", "07-functions/hello_api.py")'),
+            ("a string body, but not JSON", """
+Path("07-functions/hello_api.py").write_text(
+    "def lambda_handler(event, context):\\n"
+    "    return {'statusCode': 200, 'body': str({'hello': 'world'})}\\n")
+lab.deploy("hello-api", "07-functions/hello_api.py")
+"""),
+        ],
+        3: [
+            ("a longer timeout, not deployed to the stage", """
+apigateway.put_integration(restApiId=api_id, resourceId=email_id, httpMethod="POST", type="AWS_PROXY",
+                           integrationHttpMethod="POST", uri=lambda_uri(email_arn), timeoutInMillis=5000)
+"""),
+            ("a new deployment, with the old timeout", """
+apigateway.create_deployment(restApiId=api_id, stageName="prod")
+"""),
+        ],
+    },
+}
+
+RESET: dict[str, dict[int, str]] = {
+    "04-s3-event-notifications": {2: """
+Path("04-functions/read_upload.py").write_text(
+    "import boto3\\n\\ns3 = boto3.client('s3')\\n\\n\\n"
+    "def lambda_handler(event, context):\\n"
+    "    record = event['Records'][0]\\n"
+    "    key = record['s3']['object']['key']\\n"
+    "    size = s3.head_object(Bucket=record['s3']['bucket']['name'], Key=key)['ContentLength']\\n"
+    "    return {'key': key, 'size': size}\\n")
+lab.deploy("read-upload", "04-functions/read_upload.py")
+"""},
+    "07-api-gateway": {3: """
+apigateway.put_integration(restApiId=api_id, resourceId=email_id, httpMethod="POST", type="AWS_PROXY",
+                           integrationHttpMethod="POST", uri=lambda_uri(email_arn), timeoutInMillis=500)
+apigateway.create_deployment(restApiId=api_id, stageName="prod")
+"""},
+}
