@@ -169,3 +169,15 @@ def test_ci_runs_the_readme_test_command():
 @pytest.mark.parametrize("task", ["lab", "test"])
 def test_makefile_runs_the_readme_commands(task):
     assert makefile_recipes().get(task) == [readme_commands()[task]]
+
+
+def test_the_package_ships_every_subpackage():
+    """A non-editable install (a wheel) must hold helpers/cloud, helpers/lambda_, ..."""
+    import fnmatch
+
+    config = tomllib.loads(read("pyproject.toml"))["tool"]["setuptools"]["packages"]["find"]
+    packages = [".".join(path.parent.relative_to(ROOT).parts)
+                for path in (ROOT / "helpers").rglob("__init__.py")]
+    assert "helpers.cloud" in packages and len(packages) > 5, packages
+    for package in packages:
+        assert any(fnmatch.fnmatch(package, pattern) for pattern in config["include"]), package
