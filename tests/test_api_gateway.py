@@ -682,3 +682,67 @@ def test_stopping_the_lab_closes_the_front_door(apigw, deploy):
         requests.get(url + "/items/1", timeout=5)
     with pytest.raises(requests.ConnectionError):
         session.get(url + "/items/1", timeout=5)
+
+
+# -- HTTP API deployments and AutoDeploy ---------------------------------------------------
+
+
+def test_an_http_api_stage_without_auto_deploy_serves_its_deployment(lab, apigwv2, deploy):
+    """A stage serves its deployment; changes reach clients only once deployed again,
+    unless AutoDeploy is on (it is off by default).
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-stages.html"""
+    name = deploy(ECHO)
+    api_id = apigwv2.create_api(Name=f"deploys-{uuid.uuid4().hex[:6]}",
+                                ProtocolType="HTTP")["ApiId"]
+    integration = apigwv2.create_integration(
+        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=function_arn(name),
+        PayloadFormatVersion="2.0")["IntegrationId"]
+    apigwv2.create_route(ApiId=api_id, RouteKey="GET /one", Target=f"integrations/{integration}")
+    allow_api_gateway(name, api_id)
+    stage = apigwv2.create_stage(ApiId=api_id, StageName="prod")
+    assert "AutoDeploy" not in stage or stage["AutoDeploy"] is False
+    url = lab.api_url(api_id, "prod")
+    assert requests.get(url + "/one", timeout=10).status_code == 404  # nothing deployed yet
+
+    first = apigwv2.create_deployment(ApiId=api_id, StageName="prod")
+    assert first["DeploymentStatus"] == "DEPLOYED" and first["AutoDeployed"] is False
+    assert apigwv2.get_stage(ApiId=api_id, StageName="prod")["DeploymentId"] == \
+        first["DeploymentId"]
+    assert requests.get(url + "/one", timeout=10).status_code == 200
+
+    apigwv2.create_route(ApiId=api_id, RouteKey="GET /two", Target=f"integrations/{integration}")
+    assert requests.get(url + "/two", timeout=10).status_code == 404  # not deployed
+    second = apigwv2.create_deployment(ApiId=api_id, Description="adds /two")
+    assert requests.get(url + "/two", timeout=10).status_code == 404  # the stage did not move
+    apigwv2.update_stage(ApiId=api_id, StageName="prod", DeploymentId=second["DeploymentId"])
+    assert requests.get(url + "/two", timeout=10).status_code == 200
+    listed = {d["DeploymentId"]: d for d in apigwv2.get_deployments(ApiId=api_id)["Items"]}
+    assert set(listed) == {first["DeploymentId"], second["DeploymentId"]}
+    assert listed[second["DeploymentId"]]["Description"] == "adds /two"
+    with pytest.raises(ClientError) as in_use:
+        apigwv2.delete_deployment(ApiId=api_id, DeploymentId=second["DeploymentId"])
+    assert in_use.value.response["Error"]["Code"] == "BadRequestException"
+    apigwv2.delete_deployment(ApiId=api_id, DeploymentId=first["DeploymentId"])
+    with pytest.raises(ClientError) as gone:
+        apigwv2.get_deployment(ApiId=api_id, DeploymentId=first["DeploymentId"])
+    assert gone.value.response["Error"]["Code"] == "NotFoundException"
+
+
+def test_auto_deploy_releases_every_change_by_itself(lab, apigwv2, deploy):
+    name = deploy(ECHO)
+    api_id = http_api(apigwv2, name, route_keys=("GET /one",))  # AutoDeploy=True
+    url = lab.api_url(api_id, "$default")
+    assert requests.get(url + "/one", timeout=10).status_code == 200
+    integration = apigwv2.get_integrations(ApiId=api_id)["Items"][0]["IntegrationId"]
+    apigwv2.create_route(ApiId=api_id, RouteKey="GET /two", Target=f"integrations/{integration}")
+    assert requests.get(url + "/two", timeout=10).status_code == 200
+    with pytest.raises(ClientError) as refused:
+        apigwv2.create_deployment(ApiId=api_id, StageName="$default")
+    assert refused.value.response["Error"]["Code"] == "BadRequestException"
+    apigwv2.update_stage(ApiId=api_id, StageName="$default", AutoDeploy=False)
+    assert requests.get(url + "/two", timeout=10).status_code == 200  # what was released last
+    apigwv2.create_route(ApiId=api_id, RouteKey="GET /three",
+                         Target=f"integrations/{integration}")
+    assert requests.get(url + "/three", timeout=10).status_code == 404  # now it waits
+    apigwv2.create_deployment(ApiId=api_id, StageName="$default")
+    assert requests.get(url + "/three", timeout=10).status_code == 200

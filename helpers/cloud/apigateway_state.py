@@ -6,7 +6,9 @@ what moto does not: a REST API deployment is a frozen snapshot in AWS (a stage s
 its deployment until the next one), so ``snapshot`` is taken when CreateDeployment
 succeeds and kept here. ``restore_stage`` and ``set_binary_media_types`` mend the two
 things moto's model gets wrong (a redeployed stage losing its variables; binary media
-types dropped on create).
+types dropped on create). moto keeps no deployments of HTTP APIs: the lab keeps them
+here, and a stage without ``AutoDeploy`` serves its deployment, not the API's latest
+routes.
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ class HttpStageSpec:
 class ApiGatewayState:
     def __init__(self):
         self._snapshots: dict[str, tuple] = {}  # deployment id -> (resources, media types)
+        # HTTP APIs (moto keeps no deployments of them): api id -> {deployment id: record}
+        self._http_deployments: dict[str, dict[str, dict]] = {}
+        self._http_stage_deployment: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 
     # moto's API Gateway modules are imported on first use: loading them takes a second.
@@ -194,11 +199,29 @@ class ApiGatewayState:
 
     def http_stage(self, api_id: str, stage_name: str, account_id: str,
                    region: str) -> HttpStageSpec | None:
-        """An HTTP API stage with the API's current routes, or None if either is missing."""
+        """An HTTP API stage as it serves requests: the API's current routes when the stage
+        deploys automatically, else its deployment's snapshot; None if the API or stage is
+        missing, or the stage has no deployment yet."""
         api = self.http_api(api_id, account_id, region)
         if api is None or api.protocol_type != "HTTP" or stage_name not in api.stages:
             return None
         stage = api.stages[stage_name]
+        if stage.auto_deploy:
+            routes = self._http_routes(api)
+        else:
+            with self._lock:
+                deployment_id = self._http_stage_deployment.get((api_id, stage_name))
+                record = self._http_deployments.get(api_id, {}).get(deployment_id)
+            if record is None:
+                return None
+            routes = record["routes"]
+        return HttpStageSpec(api_id=api_id, name=stage_name,
+                             variables=dict(stage.stage_variables or {}), routes=routes,
+                             region=region, account_id=account_id)
+
+    @staticmethod
+    def _http_routes(api) -> tuple:
+        """The API's routes now, each with its integration."""
         integrations = {}
         for integration in list(api.integrations.values()):
             integrations[integration.id] = HttpIntegrationSpec(
@@ -212,6 +235,47 @@ class ApiGatewayState:
             target = route.target or ""
             integration_id = target.split("/", 1)[1] if target.startswith("integrations/") else None
             routes.append(HttpRouteSpec(route.route_key, integrations.get(integration_id)))
-        return HttpStageSpec(api_id=api_id, name=stage_name,
-                             variables=dict(stage.stage_variables or {}), routes=tuple(routes),
-                             region=region, account_id=account_id)
+        return tuple(routes)
+
+    # -- HTTP API deployments (the lab keeps them) -------------------------------------------
+
+    def create_http_deployment(self, api_id: str, description: str | None, account_id: str,
+                               region: str, auto: bool = False) -> dict:
+        """A snapshot of the API's routes and integrations now (``auto``: made by AutoDeploy)."""
+        import secrets
+        from datetime import datetime, timezone
+
+        api = self.http_api(api_id, account_id, region)
+        record = {"DeploymentId": secrets.token_hex(3), "DeploymentStatus": "DEPLOYED",
+                  "AutoDeployed": auto,
+                  "CreatedDate": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "routes": self._http_routes(api)}
+        if description:
+            record["Description"] = description
+        with self._lock:
+            self._http_deployments.setdefault(api_id, {})[record["DeploymentId"]] = record
+        return record
+
+    def http_deployments(self, api_id: str) -> list[dict]:
+        with self._lock:
+            return list(self._http_deployments.get(api_id, {}).values())
+
+    def http_deployment(self, api_id: str, deployment_id: str) -> dict | None:
+        with self._lock:
+            return self._http_deployments.get(api_id, {}).get(deployment_id)
+
+    def delete_http_deployment(self, api_id: str, deployment_id: str) -> bool:
+        with self._lock:
+            return self._http_deployments.get(api_id, {}).pop(deployment_id, None) is not None
+
+    def set_http_stage_deployment(self, api_id: str, stage_name: str,
+                                  deployment_id: str | None) -> None:
+        with self._lock:
+            if deployment_id is None:
+                self._http_stage_deployment.pop((api_id, stage_name), None)
+            else:
+                self._http_stage_deployment[(api_id, stage_name)] = deployment_id
+
+    def http_stage_deployment(self, api_id: str, stage_name: str) -> str | None:
+        with self._lock:
+            return self._http_stage_deployment.get((api_id, stage_name))

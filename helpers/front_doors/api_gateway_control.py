@@ -108,7 +108,10 @@ class ControlPlane:
 
 
 def register_control_plane(front, state) -> None:
+    from .http_api_deployments import HttpApiDeployments
+
     ControlPlane(state).register(front)
+    HttpApiDeployments(state).register(front)
 
 
 def _json(body: bytes) -> dict:
