@@ -85,8 +85,8 @@ def _attributes(note: Notification) -> dict:
     for name, attribute in note.attributes.items():
         value = attribute.get("StringValue")
         if value is None and "BinaryValue" in attribute:
-            raw = attribute["BinaryValue"]
-            value = base64.b64encode(raw if isinstance(raw, bytes) else raw.encode()).decode()
+            raw = attribute["BinaryValue"]  # base64 text, as Publish's request carries it
+            value = base64.b64encode(raw).decode() if isinstance(raw, bytes) else raw
         result[name] = {"Type": attribute.get("DataType", "String"), "Value": value}
     return result
 
