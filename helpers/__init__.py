@@ -14,6 +14,7 @@ from .errors import DeployError, LabError, UnsafeEnvironmentError
 from .lab import Lab, current_lab, start_lab
 from .playgrounds.api_gateway import ApiPlaygroundError, ApiPlaygroundModel
 from .playgrounds.invocation import PlaygroundError, PlaygroundModel
+from .playgrounds.routing import RoutingError, RoutingModel
 from .playgrounds.s3 import S3DemoError, S3DemoModel
 from .playgrounds.sqs import SqsPlaygroundError, SqsPlaygroundModel, mapping_batches
 
@@ -30,6 +31,14 @@ def invocation_playground(lab, function_name: str = "playground-demo"):
     from .widgets.invocation import invocation_playground as create
 
     return create(lab, function_name)
+
+
+def routing_playground(lab, prefix: str = "routing-demo"):
+    """The SNS and EventBridge routing playground widget (notebook 12); imports ipywidgets
+    on use."""
+    from .widgets.routing import routing_playground as create
+
+    return create(lab, prefix)
 
 
 def s3_notifications_demo(lab, bucket: str = "s3-demo-inbox",
@@ -55,6 +64,8 @@ __all__ = [
     "LabError",
     "PlaygroundError",
     "PlaygroundModel",
+    "RoutingError",
+    "RoutingModel",
     "S3DemoError",
     "S3DemoModel",
     "SqsPlaygroundError",
@@ -65,6 +76,7 @@ __all__ = [
     "deploy_function",
     "invocation_playground",
     "mapping_batches",
+    "routing_playground",
     "s3_notifications_demo",
     "sqs_playground",
     "start_lab",
