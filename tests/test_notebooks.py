@@ -85,6 +85,8 @@ def test_headings_follow_the_template(path):
     assert [level for level, _ in headings].count("#") == 1, "one '# ' title, no other"
     second = [text for level, text in headings if level == "##"]
     assert second[:len(FIRST)] == FIRST, second
+    # Resources, between Summary and What's next, is the template's newer section
+    second = [text for text in second if text != "Resources"]
     assert second[-len(LAST):] == LAST, second
     topics = second[len(FIRST):-len(LAST)]
     assert topics, "no topic sections between Prerequisites and Exercises"
@@ -148,8 +150,9 @@ def test_every_exercise_has_a_self_check_and_a_solution(path):
         # CI runs the solutions: each must pass its own self-check.
         printed = "".join("".join(o["text"]) for o in solution["outputs"]
                           if o["output_type"] == "stream")
-        assert "✅" in printed and "❌" not in printed, f"{name}: the solution's self-check " \
-            f"said: {printed!r}"
+        passed = "✅" in printed or printed.lstrip().startswith("Right")  # a mark, or a word
+        assert passed and "❌" not in printed and "Not yet" not in printed, \
+            f"{name}: the solution's self-check said: {printed!r}"
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
