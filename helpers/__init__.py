@@ -15,6 +15,7 @@ from .lab import Lab, current_lab, start_lab
 from .playgrounds.api_gateway import ApiPlaygroundError, ApiPlaygroundModel
 from .playgrounds.base import PlaygroundInputError, PlaygroundTimeoutError
 from .playgrounds.invocation import PlaygroundError, PlaygroundModel
+from .playgrounds.routing import RoutingError, RoutingModel
 from .playgrounds.s3 import S3DemoError, S3DemoModel
 from .playgrounds.sqs import SqsPlaygroundError, SqsPlaygroundModel, mapping_batches
 
@@ -31,6 +32,14 @@ def invocation_playground(lab, function_name: str = "playground-demo"):
     from .widgets.invocation import invocation_playground as create
 
     return create(lab, function_name)
+
+
+def routing_playground(lab, prefix: str = "routing-demo"):
+    """The SNS and EventBridge routing playground widget (notebook 12); imports ipywidgets
+    on use."""
+    from .widgets.routing import routing_playground as create
+
+    return create(lab, prefix)
 
 
 def s3_notifications_demo(lab, bucket: str = "s3-demo-inbox",
@@ -58,6 +67,8 @@ __all__ = [
     "PlaygroundInputError",
     "PlaygroundModel",
     "PlaygroundTimeoutError",
+    "RoutingError",
+    "RoutingModel",
     "S3DemoError",
     "S3DemoModel",
     "SqsPlaygroundError",
@@ -68,6 +79,7 @@ __all__ = [
     "deploy_function",
     "invocation_playground",
     "mapping_batches",
+    "routing_playground",
     "s3_notifications_demo",
     "sqs_playground",
     "start_lab",

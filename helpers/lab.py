@@ -160,10 +160,14 @@ class Lab:
     def _connect_integrations(self) -> None:
         """Each integration registers its answers and hooks at the front; those with
         threads of their own are stopped, newest first, before the Lambda service."""
+        from .cloud.events_state import EventsState
+        from .cloud.sns_state import SnsState
         from .front_doors.api_gateway_control import register_control_plane
         from .lambda_.api import LambdaApi
         from .pollers.mappings import EventSourceMappings
+        from .push.eventbridge import EventBridgeRouting
         from .push.s3 import S3Notifications
+        from .push.sns import SnsDeliveries
 
         cloud, service, front = self.cloud, self.service, self.cloud.front
         LambdaApi(service, cloud.functions, cloud.settings,
@@ -173,6 +177,9 @@ class Lab:
         self.event_source_mappings.register(front)
         self._stoppable.append(self.event_source_mappings)
         S3Notifications(service, cloud.functions, self.sender, cloud.s3).register(front)
+        SnsDeliveries(service, cloud.functions, self.sender, SnsState()).register(front)
+        self._stoppable.append(EventBridgeRouting(service, cloud.functions, self.sender,
+                                                  EventsState()).register(front))
         register_control_plane(front, cloud.apigateway)
 
     def _front_door(self, name: str, create):

@@ -10,6 +10,15 @@ tests/test_notebook_runs.py uses them.
 
 from __future__ import annotations
 
+# Notebook 12
+SNS_POLICY = 'sns.set_subscription_attributes(SubscriptionArn=vip_subscription, AttributeName="FilterPolicy", AttributeValue=json.dumps({policy}))'
+EVENTS_RULE = '''
+rule_arn = events.put_rule(Name="returns", EventBusName="shop", EventPattern=json.dumps({pattern}))["RuleArn"]
+events.put_targets(Rule="returns", EventBusName="shop", Targets=[{{"Id": "returns", "Arn": function_arn("process-return")}}])
+'''
+EVENTS_PERMISSION = '''lambda_client.add_permission(FunctionName="process-return", StatementId="events-returns", Action="lambda:InvokeFunction",
+                             Principal="events.amazonaws.com", SourceArn=rule_arn)'''
+
 WRONG: dict[str, dict[int, list[tuple[str, str]]]] = {
     "00-welcome": {
         1: [
@@ -207,6 +216,21 @@ apigateway.create_deployment(restApiId=api_id, stageName="prod")
 """),
         ],
     },
+    "12-sns-and-eventbridge": {        1: [
+            ("only the tier", SNS_POLICY.format(policy='{"tier": ["gold", "platinum"]}')),
+            ("more than 500, where 500 itself counts",
+             SNS_POLICY.format(policy='{"tier": ["gold", "platinum"], "amount": [{"numeric": [">", 500]}]}')),
+            ("the amount as a string", SNS_POLICY.format(policy='{"tier": ["gold", "platinum"], "amount": ["500"]}')),
+        ],
+        2: [
+            ("the rule and the target, but no permission",
+             EVENTS_RULE.format(pattern='{"source": [{"prefix": "shop."}], "detail-type": ["Return Requested"], "detail": {"reason": [{"anything-but": ["damaged"]}]}}')),
+            ("damaged goods not excluded",
+             EVENTS_RULE.format(pattern='{"source": [{"prefix": "shop."}], "detail-type": ["Return Requested"]}') + EVENTS_PERMISSION),
+            ("one source instead of every shop. source",
+             EVENTS_RULE.format(pattern='{"source": ["shop.web"], "detail-type": ["Return Requested"], "detail": {"reason": [{"anything-but": ["damaged"]}]}}') + EVENTS_PERMISSION),
+        ],
+    },
 }
 
 RESET: dict[str, dict[int, str]] = {
@@ -225,4 +249,15 @@ apigateway.put_integration(restApiId=api_id, resourceId=email_id, httpMethod="PO
                            integrationHttpMethod="POST", uri=lambda_uri(email_arn), timeoutInMillis=500)
 apigateway.create_deployment(restApiId=api_id, stageName="prod")
 """},
+    "12-sns-and-eventbridge": {        1: 'sns.set_subscription_attributes(SubscriptionArn=vip_subscription, AttributeName="FilterPolicy", AttributeValue="")',
+        2: '''
+    for rule in events.list_rules(EventBusName="shop", NamePrefix="returns")["Rules"]:
+        events.remove_targets(Rule=rule["Name"], EventBusName="shop", Ids=["returns"])
+        events.delete_rule(Name=rule["Name"], EventBusName="shop")
+    try:
+        lambda_client.remove_permission(FunctionName="process-return", StatementId="events-returns")
+    except lambda_client.exceptions.ResourceNotFoundException:
+        pass
+    ''',
+    },
 }

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.parser import models
 
 import helpers.events as events_package
 from helpers.aws import ACCOUNT_ID
-from helpers.events import apigw, apigwv2, s3, sqs
+from helpers.events import apigw, apigwv2, event_bridge, s3, sns, sqs
 
 
 def _s3():
@@ -54,7 +54,27 @@ def _apigwv2():
         request_id="id", epoch_ms=1_700_000_000_000, source_ip="127.0.0.1")
 
 
-EXAMPLES = {"s3": _s3, "sqs": _sqs, "apigw": _apigw, "apigwv2": _apigwv2}
+def _sns():
+    note = sns.Notification(
+        message_id="95df01b4-ee98-5cb9-9903-4c221d41eb5e", message="Hello from SNS!",
+        topic_arn=f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:orders", when=1_700_000_000.5,
+        subject="Test", attributes={"n": {"DataType": "Number", "StringValue": "1"},
+                                    "b": {"DataType": "Binary", "BinaryValue": b"\x00"}},
+        signature="c2ln", signing_cert_url="https://sns.us-east-1.amazonaws.com/"
+                                           "SimpleNotificationService-0123.pem")
+    return sns.lambda_event(note, f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:orders:"
+                                  "21be56ed-a058-49f5-8c98-aedd2564c486")
+
+
+def _event_bridge():
+    entry = {"Source": "shop.orders", "DetailType": "Order Placed",
+             "Detail": '{"order_id": 7}', "Resources": []}
+    return event_bridge.build_event(entry, "fe8d3c65-c5c3-2c87-81584709a377", ACCOUNT_ID,
+                                    "us-east-1", 1_700_000_000)
+
+
+EXAMPLES = {"s3": _s3, "sqs": _sqs, "apigw": _apigw, "apigwv2": _apigwv2, "sns": _sns,
+            "event_bridge": _event_bridge}
 MODULES = sorted(info.name for info in pkgutil.iter_modules(events_package.__path__))
 
 
