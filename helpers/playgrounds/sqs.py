@@ -160,9 +160,9 @@ class SqsPlaygroundModel(PlaygroundBase):
         config = self.lab.deploy(self.function_name, DEMO_SOURCE, timeout=FUNCTION_TIMEOUT_S,
                                  environment=self._environment(self.settings))
         self.function_arn = config["FunctionArn"].rsplit(":$LATEST", 1)[0]
-        existing = self._lambda.list_event_source_mappings(
+        existing = [mapping for mapping in self._lambda.list_event_source_mappings(
             EventSourceArn=self.queue_arn, FunctionName=self.function_name)[
-            "EventSourceMappings"]
+            "EventSourceMappings"] if mapping["State"] != "Deleting"]  # going: not ours
         if existing:
             self.mapping_uuid = existing[0]["UUID"]
             self._wait_enabled()
