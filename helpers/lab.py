@@ -162,12 +162,14 @@ class Lab:
         threads of their own are stopped, newest first, before the Lambda service."""
         from .front_doors.api_gateway_control import register_control_plane
         from .lambda_.api import LambdaApi
+        from .lambda_.control import ControlPlane
         from .pollers.mappings import EventSourceMappings
         from .push.s3 import S3Notifications
 
         cloud, service, front = self.cloud, self.service, self.cloud.front
         LambdaApi(service, cloud.functions, cloud.settings,
                   authorize=cloud.iam.authorize if self.enforce_iam else None).register(front)
+        ControlPlane(service, cloud.settings, cloud.s3.object_bytes).register(front)
         front.before("logs", "*", lambda request: service.flush_logs())
         self.event_source_mappings = EventSourceMappings(service, self.clients)
         self.event_source_mappings.register(front)
