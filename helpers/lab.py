@@ -19,8 +19,6 @@ import atexit
 import ipaddress
 import os
 import secrets
-import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -32,6 +30,8 @@ from .errors import LabError, UnsafeEnvironmentError
 from .trace import Trace
 
 SHIELDED = ("AWS_", "BOTO_", "MOTO_LAMBDA_CONCURRENCY_QUOTA")  # saved at start, restored
+WORKDIR_PREFIX = "lambda-lab-"
+OWNER_FILE = "owner"  # "<pid> <start time>" of the process whose lab it is
 
 __all__ = ["Lab", "current_lab", "start_lab"]
 
@@ -41,7 +41,7 @@ _current: Lab | None = None
 
 def start_lab(*, speedup: float = 1.0, account_concurrency: int = 1000,
               enforce_iam: bool = False, idle_timeout: float = 300.0,
-              runtime_client: str = "builtin") -> Lab:
+              runtime_client: str = "builtin", environments: str = "auto") -> Lab:
     """Start the lab, or return the one already running in this kernel.
 
     Re-running a notebook's setup cell is safe: the running lab is returned (with the
@@ -56,6 +56,10 @@ def start_lab(*, speedup: float = 1.0, account_concurrency: int = 1000,
     - ``idle_timeout``: seconds an idle execution environment is kept.
     - ``runtime_client``: ``"builtin"`` (the lab's own, every platform) or
       ``"awslambdaric"`` (AWS's, Linux only).
+    - ``environments``: how execution environments run. ``"auto"`` (a sandbox where
+      one can start, else plain processes, and the lab says so once), ``"sandbox"``
+      (a sandbox or an error), ``"fork"`` (plain processes from a fork server, Linux)
+      or ``"spawn"`` (a new interpreter each). See README, "What a function can reach".
     """
     global _current
     with _lock:
@@ -63,12 +67,31 @@ def start_lab(*, speedup: float = 1.0, account_concurrency: int = 1000,
             if _current.enforce_iam != enforce_iam:
                 raise LabError("The running lab was started with enforce_iam="
                                f"{_current.enforce_iam}: run lab.stop() first to change it.")
+            running_mode = _current.service.launcher.mode
+            if environments not in ("auto", running_mode):
+                raise LabError(f"The running lab's environments are {running_mode!r}: run "
+                               "lab.stop() first to change it.")
             _current.speedup = speedup
             return _current
         _current = Lab(speedup=speedup, account_concurrency=account_concurrency,
                        enforce_iam=enforce_iam, idle_timeout=idle_timeout,
-                       runtime_client=runtime_client)
+                       runtime_client=runtime_client, environments=environments)
+        _say_once_how_functions_run(_current)
         return _current
+
+
+_said = False
+
+
+def _say_once_how_functions_run(lab: Lab) -> None:
+    """Where functions cannot be sandboxed, say so once per kernel (README explains)."""
+    global _said
+    probe = lab.service.launcher.probe
+    if _said or lab.service.launcher.sandboxed or probe is None:
+        return
+    _said = True
+    print(f"Note: functions run as plain processes, not in a sandbox ({probe.reason}). "
+          "They can read this machine's files; see README, 'What a function can reach'.")
 
 
 def current_lab() -> Lab:
@@ -83,6 +106,49 @@ def _new_credentials() -> tuple[str, str]:
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
     access_key = "ASIA" + "".join(secrets.choice(alphabet) for _ in range(16))
     return access_key, secrets.token_urlsafe(30)[:40]
+
+
+def _process_started(pid: int) -> str | None:
+    """When ``pid`` started (clock ticks since boot, Linux), so that a new process that
+    reuses an old pid is not taken for it; "" where /proc is not there; None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except FileNotFoundError:
+        return None
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except OSError:
+            pass
+        return ""
+
+
+def _owner_of_this_process() -> str:
+    return f"{os.getpid()} {_process_started(os.getpid()) or ''}"
+
+
+def remove_abandoned_workdirs() -> list[Path]:
+    """Delete the temporary directories of labs whose process is gone (a machine that
+    crashed, a kernel killed before it could clean up). Only this user's are touched."""
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(WORKDIR_PREFIX + "*"):
+        try:
+            if not path.is_dir() or (hasattr(os, "getuid")
+                                     and path.stat().st_uid != os.getuid()):
+                continue
+            pid, _, started = (path / OWNER_FILE).read_text().partition(" ")
+            now = _process_started(int(pid))
+        except (OSError, ValueError):
+            continue  # not a lab's, or being made right now
+        if now is None or (started.strip() and now and now != started.strip()):
+            from .lambda_.packages import remove_tree
+
+            remove_tree(path)
+            removed.append(path)
+    return removed
 
 
 def _is_loopback(url: str) -> bool:
@@ -100,7 +166,7 @@ class Lab:
 
     def __init__(self, *, speedup: float = 1.0, account_concurrency: int = 1000,
                  enforce_iam: bool = False, idle_timeout: float = 300.0,
-                 runtime_client: str = "builtin"):
+                 runtime_client: str = "builtin", environments: str = "auto"):
         started = time.perf_counter()
         if account_concurrency < 100:
             raise LabError("account_concurrency must be at least 100, as in AWS.")
@@ -109,7 +175,9 @@ class Lab:
         self.enforce_iam = enforce_iam
         self._credentials = _new_credentials()
         self._session_token = secrets.token_urlsafe(48)
-        self.workdir = Path(tempfile.mkdtemp(prefix="lambda-lab-"))
+        remove_abandoned_workdirs()
+        self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
+        (self.workdir / OWNER_FILE).write_text(_owner_of_this_process())
         self._saved_env = {k: v for k, v in os.environ.items() if k.startswith(SHIELDED)}
         self.running = False
         self.trace = Trace()
@@ -117,7 +185,8 @@ class Lab:
         self._stoppable = []  # integrations with threads of their own (front doors, pollers)
         self._doors = {}  # front doors started so far, by name
         try:
-            self._start(speedup, account_concurrency, idle_timeout, runtime_client)
+            self._start(speedup, account_concurrency, idle_timeout, runtime_client,
+                        environments)
             self.running = True
             self._verify_isolation()
         except BaseException:
@@ -126,7 +195,8 @@ class Lab:
         atexit.register(self.stop)
         self.start_seconds = time.perf_counter() - started
 
-    def _start(self, speedup, account_concurrency, idle_timeout, runtime_client) -> None:
+    def _start(self, speedup, account_concurrency, idle_timeout, runtime_client,
+               environments) -> None:
         from .clients import LabClients
         from .cloud.local import LocalCloud
         from .cloud.logs import write_log_events
@@ -151,7 +221,8 @@ class Lab:
             self.workdir, self._function_env(), cloud.functions, cloud.settings, self.sender,
             write_log_events, trace=self.trace, idle_timeout=idle_timeout,
             runtime_client=runtime_client, speedup=speedup,
-            account_concurrency=account_concurrency)
+            account_concurrency=account_concurrency, environments=environments,
+            serve_front=cloud.front.serve_on)
         cloud.seams.service = self.service
         self._connect_integrations()
         if self.enforce_iam:
@@ -231,15 +302,9 @@ class Lab:
 
     def _function_env(self) -> dict:
         """What a function process gets from the lab, besides Lambda's own variables."""
-        env = self._lab_variables()
-        env["PATH"] = os.pathsep.join(
-            [os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]
-        )
-        if os.name == "nt":  # Python on Windows cannot start without these
-            for name in ("SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "TEMP", "TMP"):
-                if name in os.environ:
-                    env[name] = os.environ[name]
-        return env
+        from .lambda_.processes import Launcher
+
+        return {**Launcher.python_env(), **self._lab_variables()}
 
     @staticmethod
     def _reset_boto3_default_session():
@@ -298,7 +363,9 @@ class Lab:
                 del os.environ[name]
         os.environ.update(self._saved_env)
         self._reset_boto3_default_session()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        from .lambda_.packages import remove_tree
+
+        remove_tree(self.workdir)
         return pending
 
     def __enter__(self) -> Lab:

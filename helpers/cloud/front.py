@@ -132,6 +132,11 @@ class Front:
         """The request this thread is handling (None outside one)."""
         return getattr(self._local, "request", None)
 
+    def serve_on(self, sock) -> HttpServer:
+        """The front on another listening socket (a sandbox's AWS endpoint, opened inside
+        its own network): the same answers, the same signature checks."""
+        return HttpServer(self._handle, name="lab-front", max_body=MAX_BODY, sock=sock)
+
     def close(self) -> None:
         self.server.close()
 
