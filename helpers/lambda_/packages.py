@@ -66,8 +66,14 @@ def _extract(data: bytes, root: Path) -> None:
     """Unpack ``data`` under ``root``: names that would leave it are kept inside (as
     ``zipfile`` does), links are plain files, and no entry is read past its declared
     size (``zipfile`` stops there); the total is checked before anything is written."""
-    check_package(data)
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError):
+        raise PackageError(NOT_A_ZIP) from None
+    with archive:
+        if sum(entry.file_size for entry in archive.infolist()) > MAX_UNZIPPED_BYTES:
+            raise PackageError(f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} "
+                               "bytes")
         archive.extractall(root)
     for path in sorted(root.rglob("*"), reverse=True):  # read-only, as /var/task is
         mode = path.lstat().st_mode

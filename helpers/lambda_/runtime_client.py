@@ -311,7 +311,8 @@ def exit_with_parent():
 
 
 def main():
-    threading.Thread(target=exit_with_parent, daemon=True).start()
+    if not sys.platform.startswith("linux"):  # on Linux the kernel ends it with its parent
+        threading.Thread(target=exit_with_parent, daemon=True).start()
     task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
     sys.path.insert(0, task_root)
     try:

@@ -204,17 +204,21 @@ def remove_tree(path):
 
 
 def _close_all_but(keep):
-    """Close every descriptor from 3 up, except those in ``keep``."""
-    start = 3
-    for fd in sorted(keep) + [os.sysconf("SC_OPEN_MAX")]:
-        if fd >= start:
-            os.closerange(start, fd)
-            start = fd + 1
+    """Close every open descriptor from 3 up, except those in ``keep``."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:  # the listing's own descriptor
+                pass
 
 
 def main():
     sys.path[:] = [HERE] + [p for p in sys.path if p not in ("", HERE)]
-    import bootstrap  # noqa: F401  (the template: imported once, before any fork)
+    import importlib.util  # noqa: F401  (the template: imported once, before any fork)
+
+    import bootstrap  # noqa: F401
     import runtime_client  # noqa: F401
 
     sys.path.remove(HERE)
