@@ -31,6 +31,9 @@ from .trace import Trace
 
 SHIELDED = ("AWS_", "BOTO_", "MOTO_LAMBDA_CONCURRENCY_QUOTA")  # saved at start, restored
 WORKDIR_PREFIX = "lambda-lab-"
+# The lab's account concurrency (AWS's default is 1,000): 120 environments fit a laptop,
+# and 100 of them stay unreserved as AWS requires. README, "Running a workshop".
+ACCOUNT_CONCURRENCY = 120
 OWNER_FILE = "owner"  # "<pid> <start time>" of the process whose lab it is
 
 __all__ = ["Lab", "current_lab", "start_lab"]
@@ -39,7 +42,7 @@ _lock = threading.RLock()
 _current: Lab | None = None
 
 
-def start_lab(*, speedup: float = 1.0, account_concurrency: int = 1000,
+def start_lab(*, speedup: float = 1.0, account_concurrency: int = ACCOUNT_CONCURRENCY,
               enforce_iam: bool = False, idle_timeout: float = 300.0,
               runtime_client: str = "builtin", environments: str = "auto") -> Lab:
     """Start the lab, or return the one already running in this kernel.
@@ -49,7 +52,10 @@ def start_lab(*, speedup: float = 1.0, account_concurrency: int = 1000,
 
     - ``speedup``: how many times faster the delays AWS does not let you configure run
       (asynchronous retries after ~1 and ~2 minutes, throttle back-off). 1 = AWS timing.
-    - ``account_concurrency``: the account's concurrency limit (AWS's default: 1000).
+    - ``account_concurrency``: the account's concurrency limit, and so the most execution
+      environments that run at once. AWS's default is 1,000; the lab's is 120, what a
+      laptop holds (an environment takes about 4 to 50 MB, see README), and AWS's rule
+      that 100 stay unreserved leaves 20 to reserve. Raise it for more.
     - ``enforce_iam``: check every request against IAM policies, as AWS does. The
       kernel then calls as an IAM user allowed everything; make other users with
       ``iam.create_user`` and ``create_access_key`` (notebook 03).
@@ -164,7 +170,7 @@ def _is_loopback(url: str) -> bool:
 class Lab:
     """A running lab. Use ``start_lab()`` rather than creating one directly."""
 
-    def __init__(self, *, speedup: float = 1.0, account_concurrency: int = 1000,
+    def __init__(self, *, speedup: float = 1.0, account_concurrency: int = ACCOUNT_CONCURRENCY,
                  enforce_iam: bool = False, idle_timeout: float = 300.0,
                  runtime_client: str = "builtin", environments: str = "auto"):
         started = time.perf_counter()

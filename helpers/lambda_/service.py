@@ -123,7 +123,7 @@ class LambdaService:
     def __init__(self, workdir, base_env: dict, functions, settings, sender, write_logs,
                  trace: Trace | None = None, idle_timeout: float = 300.0,
                  runtime_client: str = "builtin", speedup: float = 1.0,
-                 account_concurrency: int = 1000, async_workers: int = 8,
+                 account_concurrency: int = 120, async_workers: int = 8,
                  environments: str = "auto", serve_front=None):
         self.workdir = workdir
         self.base_env = base_env  # credentials, endpoint, config-file shields
