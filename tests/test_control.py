@@ -82,6 +82,12 @@ def test_revisions_and_last_modified_look_like_lambda_s(lab, lambda_client, depl
     [found] = [f for f in lambda_client.list_functions()["Functions"]
                if f["FunctionName"] == name]
     assert found["RevisionId"] == latest["RevisionId"]
+    published = lambda_client.update_function_code(
+        FunctionName=name, ZipFile=zip_source({"lambda_function.py": HANDLER}), Publish=True)
+    assert published["Version"] == "2"
+    uuid.UUID(published["RevisionId"])
+    assert lambda_client.get_function_configuration(FunctionName=name, Qualifier="2")[
+        "RevisionId"] == published["RevisionId"]
 
 
 # -- 4. every documented FunctionName form ---------------------------------------------------

@@ -74,6 +74,32 @@ def test_nothing_outlives_the_kernel(tmp_path, how):
     assert _wait_gone([runtime_pid, child_pid]), "an execution environment outlived the kernel"
 
 
+STUCK_KERNEL = textwrap.dedent("""
+    import json, time, boto3, helpers
+    lab = helpers.start_lab()
+    lab.deploy("stuck", "import ctypes\\ndef lambda_handler(e, c):\\n"
+               "    ctypes.PyDLL(None).sleep(300)\\n", timeout=900)
+    boto3.client("lambda").invoke(FunctionName="stuck", InvocationType="Event")
+    while not lab.trace.events("attempt.start"):
+        time.sleep(0.05)
+    time.sleep(0.3)  # inside the C call, holding the GIL
+    print(json.dumps([env.process.pid for env in lab.environments("stuck")]), flush=True)
+    time.sleep(60)
+""")
+
+
+def test_a_handler_stuck_in_a_long_c_call_ends_with_the_kernel():
+    # PyDLL keeps the GIL: no thread of the runtime runs until the call returns, so only
+    # the kernel (PR_SET_PDEATHSIG, the supervisor) can end it.
+    process = subprocess.Popen([sys.executable, "-c", STUCK_KERNEL], stdout=subprocess.PIPE,
+                               text=True)
+    pids = json.loads(process.stdout.readline())
+    assert pids and all(_alive(pid) for pid in pids)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=20)
+    assert _wait_gone(pids), "a stuck environment outlived the kernel"
+
+
 def test_interrupting_a_long_invoke_returns_control_and_the_lab_keeps_working(tmp_path):
     script = tmp_path / "interrupt.py"
     script.write_text(textwrap.dedent("""

@@ -212,6 +212,9 @@ class ControlPlane:
         if "DeadLetterConfig" in body:
             self.settings.of(arn).dead_letter = body["DeadLetterConfig"] or None
         self.settings.changed(arn)
+        version = str(_body_of(response).get("Version", "$LATEST"))
+        if version != "$LATEST":  # published in the same call (Publish=True)
+            self.settings.published(arn, version)
 
     def _amend(self, request, response) -> None:
         """Add what moto does not keep to each configuration in the answer."""
