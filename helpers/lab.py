@@ -116,19 +116,24 @@ def _new_credentials() -> tuple[str, str]:
 
 def _process_started(pid: int) -> str | None:
     """When ``pid`` started (clock ticks since boot, Linux), so that a new process that
-    reuses an old pid is not taken for it; "" where /proc is not there; None if gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
-    except FileNotFoundError:
-        return None
-    except (OSError, IndexError):
+    reuses an old pid is not taken for it; None if it is gone; "" where the lab cannot
+    tell (no /proc: the process may be alive, so it is left alone)."""
+    if not os.path.isdir("/proc/self"):
+        if os.name != "posix":
+            return ""  # Windows: os.kill would end the process it asks about
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             return None
         except OSError:
             pass
+        return ""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except FileNotFoundError:
+        return None
+    except (OSError, IndexError):
         return ""
 
 
