@@ -198,7 +198,7 @@ def test_memory_of_child_processes_counts_toward_memory_size(mode_lab, client):
 
 
 def test_a_slow_cold_start_does_not_hold_other_functions(mode_lab, client):
-    slow = deploy(mode_lab, "import time\ntime.sleep(3)\n"
+    slow = deploy(mode_lab, "import time\ntime.sleep(1.5)\n"
                             "def lambda_handler(e, c):\n    return 'slow'\n", timeout=10)
     quick = deploy(mode_lab, "def lambda_handler(e, c):\n    return 'quick'\n")
     invoke(client, quick)  # warm
