@@ -83,24 +83,32 @@ def lab(args: list[str]) -> int:
     os.execv(cmd[0], cmd)
 
 
-def ensure_browser() -> None:
-    """In CI (as root), install Debian's Chromium for the browser test if it is missing."""
-    if shutil.which("chromium") or not os.environ.get("CI"):
+# Debian packages CI needs: the browser test's Chromium, and bubblewrap, which sandboxes
+# the functions (the sandbox tests fail in CI without it).
+SYSTEM_PACKAGES = {"chromium": "chromium", "bwrap": "bubblewrap"}
+
+
+def ensure_system_packages() -> None:
+    """In CI (as root), install the Debian packages above that are missing."""
+    missing = [package for program, package in SYSTEM_PACKAGES.items()
+               if not shutil.which(program)]
+    if not missing or not os.environ.get("CI"):
         return
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        print("CI is set but this is not root: cannot install Chromium.", flush=True)
+        print(f"CI is set but this is not root: cannot install {', '.join(missing)}.",
+              flush=True)
         return
-    print("Installing Chromium for the browser test (apt-get) ...", flush=True)
+    print(f"Installing {', '.join(missing)} (apt-get) ...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (["apt-get", "update", "-qq"],
-                    ["apt-get", "install", "-y", "-qq", "chromium"]):
+                    ["apt-get", "install", "-y", "-qq", *missing]):
         if subprocess.call(command, env=env) != 0:
-            sys.exit(f"{' '.join(command)} failed: Chromium is needed in CI.")
+            sys.exit(f"{' '.join(command)} failed: {', '.join(missing)} needed in CI.")
 
 
 def test(args: list[str]) -> int:
     ensure_venv("test")
-    ensure_browser()
+    ensure_system_packages()
     print("Running the tests ...", flush=True)
     code = run([PYTHON, "-m", "pytest", *args])
     if code == PYTEST_NO_TESTS_COLLECTED:

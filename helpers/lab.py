@@ -19,8 +19,6 @@ import atexit
 import ipaddress
 import os
 import secrets
-import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -32,6 +30,11 @@ from .errors import LabError, UnsafeEnvironmentError
 from .trace import Trace
 
 SHIELDED = ("AWS_", "BOTO_", "MOTO_LAMBDA_CONCURRENCY_QUOTA")  # saved at start, restored
+WORKDIR_PREFIX = "lambda-lab-"
+# The lab's account concurrency (AWS's default is 1,000): 120 environments fit a laptop,
+# and 100 of them stay unreserved as AWS requires. README, "Running a workshop".
+ACCOUNT_CONCURRENCY = 120
+OWNER_FILE = "owner"  # "<pid> <start time>" of the process whose lab it is
 
 __all__ = ["Lab", "current_lab", "start_lab"]
 
@@ -39,9 +42,9 @@ _lock = threading.RLock()
 _current: Lab | None = None
 
 
-def start_lab(*, speedup: float = 1.0, account_concurrency: int = 1000,
+def start_lab(*, speedup: float = 1.0, account_concurrency: int = ACCOUNT_CONCURRENCY,
               enforce_iam: bool = False, idle_timeout: float = 300.0,
-              runtime_client: str = "builtin") -> Lab:
+              runtime_client: str = "builtin", environments: str = "auto") -> Lab:
     """Start the lab, or return the one already running in this kernel.
 
     Re-running a notebook's setup cell is safe: the running lab is returned (with the
@@ -49,13 +52,20 @@ def start_lab(*, speedup: float = 1.0, account_concurrency: int = 1000,
 
     - ``speedup``: how many times faster the delays AWS does not let you configure run
       (asynchronous retries after ~1 and ~2 minutes, throttle back-off). 1 = AWS timing.
-    - ``account_concurrency``: the account's concurrency limit (AWS's default: 1000).
+    - ``account_concurrency``: the account's concurrency limit, and so the most execution
+      environments that run at once. AWS's default is 1,000; the lab's is 120, what a
+      laptop holds (an environment takes about 4 to 50 MB, see README), and AWS's rule
+      that 100 stay unreserved leaves 20 to reserve. Raise it for more.
     - ``enforce_iam``: check every request against IAM policies, as AWS does. The
       kernel then calls as an IAM user allowed everything; make other users with
       ``iam.create_user`` and ``create_access_key`` (notebook 03).
     - ``idle_timeout``: seconds an idle execution environment is kept.
     - ``runtime_client``: ``"builtin"`` (the lab's own, every platform) or
       ``"awslambdaric"`` (AWS's, Linux only).
+    - ``environments``: how execution environments run. ``"auto"`` (a sandbox where
+      one can start, else plain processes, and the lab says so once), ``"sandbox"``
+      (a sandbox or an error), ``"fork"`` (plain processes from a fork server, Linux)
+      or ``"spawn"`` (a new interpreter each). See README, "What a function can reach".
     """
     global _current
     with _lock:
@@ -63,12 +73,31 @@ def start_lab(*, speedup: float = 1.0, account_concurrency: int = 1000,
             if _current.enforce_iam != enforce_iam:
                 raise LabError("The running lab was started with enforce_iam="
                                f"{_current.enforce_iam}: run lab.stop() first to change it.")
+            running_mode = _current.service.launcher.mode
+            if environments not in ("auto", running_mode):
+                raise LabError(f"The running lab's environments are {running_mode!r}: run "
+                               "lab.stop() first to change it.")
             _current.speedup = speedup
             return _current
         _current = Lab(speedup=speedup, account_concurrency=account_concurrency,
                        enforce_iam=enforce_iam, idle_timeout=idle_timeout,
-                       runtime_client=runtime_client)
+                       runtime_client=runtime_client, environments=environments)
+        _say_once_how_functions_run(_current)
         return _current
+
+
+_said = False
+
+
+def _say_once_how_functions_run(lab: Lab) -> None:
+    """Where functions cannot be sandboxed, say so once per kernel (README explains)."""
+    global _said
+    probe = lab.service.launcher.probe
+    if _said or lab.service.launcher.sandboxed or probe is None:
+        return
+    _said = True
+    print(f"Note: functions run as plain processes, not in a sandbox ({probe.reason}). "
+          "They can read this machine's files; see README, 'What a function can reach'.")
 
 
 def current_lab() -> Lab:
@@ -85,6 +114,54 @@ def _new_credentials() -> tuple[str, str]:
     return access_key, secrets.token_urlsafe(30)[:40]
 
 
+def _process_started(pid: int) -> str | None:
+    """When ``pid`` started (clock ticks since boot, Linux), so that a new process that
+    reuses an old pid is not taken for it; None if it is gone; "" where the lab cannot
+    tell (no /proc: the process may be alive, so it is left alone)."""
+    if not os.path.isdir("/proc/self"):
+        if os.name != "posix":
+            return ""  # Windows: os.kill would end the process it asks about
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except OSError:
+            pass
+        return ""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except FileNotFoundError:
+        return None
+    except (OSError, IndexError):
+        return ""
+
+
+def _owner_of_this_process() -> str:
+    return f"{os.getpid()} {_process_started(os.getpid()) or ''}"
+
+
+def remove_abandoned_workdirs() -> list[Path]:
+    """Delete the temporary directories of labs whose process is gone (a machine that
+    crashed, a kernel killed before it could clean up). Only this user's are touched."""
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(WORKDIR_PREFIX + "*"):
+        try:
+            if not path.is_dir() or (hasattr(os, "getuid")
+                                     and path.stat().st_uid != os.getuid()):
+                continue
+            pid, _, started = (path / OWNER_FILE).read_text().partition(" ")
+            now = _process_started(int(pid))
+        except (OSError, ValueError):
+            continue  # not a lab's, or being made right now
+        if now is None or (started.strip() and now and now != started.strip()):
+            from .lambda_.packages import remove_tree
+
+            remove_tree(path)
+            removed.append(path)
+    return removed
+
+
 def _is_loopback(url: str) -> bool:
     host = urlparse(url).hostname or ""
     if host == "localhost":
@@ -98,9 +175,9 @@ def _is_loopback(url: str) -> bool:
 class Lab:
     """A running lab. Use ``start_lab()`` rather than creating one directly."""
 
-    def __init__(self, *, speedup: float = 1.0, account_concurrency: int = 1000,
+    def __init__(self, *, speedup: float = 1.0, account_concurrency: int = ACCOUNT_CONCURRENCY,
                  enforce_iam: bool = False, idle_timeout: float = 300.0,
-                 runtime_client: str = "builtin"):
+                 runtime_client: str = "builtin", environments: str = "auto"):
         started = time.perf_counter()
         if account_concurrency < 100:
             raise LabError("account_concurrency must be at least 100, as in AWS.")
@@ -109,7 +186,9 @@ class Lab:
         self.enforce_iam = enforce_iam
         self._credentials = _new_credentials()
         self._session_token = secrets.token_urlsafe(48)
-        self.workdir = Path(tempfile.mkdtemp(prefix="lambda-lab-"))
+        remove_abandoned_workdirs()
+        self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
+        (self.workdir / OWNER_FILE).write_text(_owner_of_this_process())
         self._saved_env = {k: v for k, v in os.environ.items() if k.startswith(SHIELDED)}
         self.running = False
         self.trace = Trace()
@@ -117,7 +196,8 @@ class Lab:
         self._stoppable = []  # integrations with threads of their own (front doors, pollers)
         self._doors = {}  # front doors started so far, by name
         try:
-            self._start(speedup, account_concurrency, idle_timeout, runtime_client)
+            self._start(speedup, account_concurrency, idle_timeout, runtime_client,
+                        environments)
             self.running = True
             self._verify_isolation()
         except BaseException:
@@ -126,7 +206,8 @@ class Lab:
         atexit.register(self.stop)
         self.start_seconds = time.perf_counter() - started
 
-    def _start(self, speedup, account_concurrency, idle_timeout, runtime_client) -> None:
+    def _start(self, speedup, account_concurrency, idle_timeout, runtime_client,
+               environments) -> None:
         from .clients import LabClients
         from .cloud.local import LocalCloud
         from .cloud.logs import write_log_events
@@ -151,7 +232,8 @@ class Lab:
             self.workdir, self._function_env(), cloud.functions, cloud.settings, self.sender,
             write_log_events, trace=self.trace, idle_timeout=idle_timeout,
             runtime_client=runtime_client, speedup=speedup,
-            account_concurrency=account_concurrency)
+            account_concurrency=account_concurrency, environments=environments,
+            serve_front=cloud.front.serve_on)
         cloud.seams.service = self.service
         self._connect_integrations()
         if self.enforce_iam:
@@ -164,6 +246,7 @@ class Lab:
         from .cloud.sns_state import SnsState
         from .front_doors.api_gateway_control import register_control_plane
         from .lambda_.api import LambdaApi
+        from .lambda_.control import ControlPlane
         from .pollers.mappings import EventSourceMappings
         from .push.eventbridge import EventBridgeRouting
         from .push.s3 import S3Notifications
@@ -172,6 +255,7 @@ class Lab:
         cloud, service, front = self.cloud, self.service, self.cloud.front
         LambdaApi(service, cloud.functions, cloud.settings,
                   authorize=cloud.iam.authorize if self.enforce_iam else None).register(front)
+        ControlPlane(service, cloud.settings, cloud.s3.object_bytes).register(front)
         front.before("logs", "*", lambda request: service.flush_logs())
         self.event_source_mappings = EventSourceMappings(service, self.clients)
         self.event_source_mappings.register(front)
@@ -236,15 +320,9 @@ class Lab:
 
     def _function_env(self) -> dict:
         """What a function process gets from the lab, besides Lambda's own variables."""
-        env = self._lab_variables()
-        env["PATH"] = os.pathsep.join(
-            [os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]
-        )
-        if os.name == "nt":  # Python on Windows cannot start without these
-            for name in ("SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "TEMP", "TMP"):
-                if name in os.environ:
-                    env[name] = os.environ[name]
-        return env
+        from .lambda_.processes import Launcher
+
+        return {**Launcher.python_env(), **self._lab_variables()}
 
     @staticmethod
     def _reset_boto3_default_session():
@@ -303,7 +381,9 @@ class Lab:
                 del os.environ[name]
         os.environ.update(self._saved_env)
         self._reset_boto3_default_session()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        from .lambda_.packages import remove_tree
+
+        remove_tree(self.workdir)
         return pending
 
     def __enter__(self) -> Lab:

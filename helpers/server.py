@@ -12,6 +12,9 @@ for at most ``DRAIN_LIMIT`` bytes and a few seconds, so the client sees the answ
     server.url                      # "http://127.0.0.1:PORT"
     server.close()
 
+``sock``: a listening socket to serve instead of a new one (a sandbox's endpoint,
+opened inside the sandbox's own network; see ``helpers.lambda_.sandbox``).
+
 ``handler(Request) -> Response`` runs on the connection's thread. An exception in it is
 answered 500 without a traceback anywhere a learner would see it.
 """
@@ -111,7 +114,7 @@ class HttpServer:
     """A threaded HTTP/1.1 server on loopback; ``handler(Request) -> Response``."""
 
     def __init__(self, handler, *, name: str, max_body: int, host: str = "127.0.0.1",
-                 port: int = 0, idle_timeout: float = 300.0):
+                 port: int = 0, idle_timeout: float = 300.0, sock: socket.socket | None = None):
         self.handler = handler
         self.name = name
         self.max_body = max_body
@@ -120,7 +123,7 @@ class HttpServer:
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        self._socket = socket.create_server((host, port), backlog=128)
+        self._socket = sock or socket.create_server((host, port), backlog=128)
         self.host, self.port = self._socket.getsockname()[:2]
         self._thread = threading.Thread(target=self._accept, daemon=True, name=name)
         self._thread.start()

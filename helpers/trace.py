@@ -23,6 +23,11 @@ Kinds, and their main fields:
 Each integration records its own kinds, described in its module: ``s3.notification``
 (``helpers.push.s3``), ``mapping.*`` and ``batch.*`` (``helpers.pollers``),
 ``apigateway.*`` (``helpers.front_doors.api_gateway``).
+
+The trace is bounded in events and in bytes: a text field longer than ``MAX_FIELD_CHARS``
+is kept shortened (with a marker saying how much was left out), and past ``max_bytes``
+(an estimate of what the events hold) the oldest events go first, so a long session
+with large bodies cannot fill the kernel's memory.
 """
 
 from __future__ import annotations
@@ -30,9 +35,46 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
-__all__ = ["Trace", "TraceEvent"]
+MAX_FIELD_CHARS = 64 * 1024
+MAX_BYTES = 64 * 1024 * 1024
+EVENT_OVERHEAD = 200  # bytes an event costs beyond its fields (object, dict, seq, time)
+
+__all__ = ["MAX_BYTES", "MAX_FIELD_CHARS", "Trace", "TraceEvent"]
+
+
+def _bounded(value, depth: int = 0):
+    """(``value`` with over-long texts shortened, its approximate size in bytes)."""
+    if isinstance(value, str):
+        if len(value) > MAX_FIELD_CHARS:
+            left_out = len(value) - MAX_FIELD_CHARS
+            value = value[:MAX_FIELD_CHARS] + f"... [{left_out} more characters not kept]"
+        return value, len(value) + 50
+    if isinstance(value, (bytes, bytearray)):
+        if len(value) > MAX_FIELD_CHARS:
+            value = bytes(value[:MAX_FIELD_CHARS])
+        return value, len(value) + 40
+    if depth > 6 or value is None or isinstance(value, (bool, int, float)):
+        return value, 32
+    if isinstance(value, dict):
+        total, changed, items = 64, False, {}
+        for key, item in value.items():
+            kept, size = _bounded(item, depth + 1)
+            changed |= kept is not item
+            items[key] = kept
+            total += size + len(str(key)) + 50
+        return (items if changed else value), total
+    if isinstance(value, (list, tuple)):
+        total, changed, items = 64, False, []
+        for item in value:
+            kept, size = _bounded(item, depth + 1)
+            changed |= kept is not item
+            items.append(kept)
+            total += size + 8
+        return ((type(value)(items) if changed else value), total)
+    return value, 64
 
 
 @dataclass(frozen=True)
@@ -50,21 +92,33 @@ class TraceEvent:
 
 
 class Trace:
-    """Thread-safe, append-only, bounded (the oldest events go first past ``limit``)."""
+    """Thread-safe, append-only, bounded: past ``limit`` events or ``max_bytes`` (an
+    estimate), the oldest events go first."""
 
-    def __init__(self, limit: int = 200_000):
+    def __init__(self, limit: int = 200_000, max_bytes: int = MAX_BYTES):
         self.limit = limit
-        self._events: list[TraceEvent] = []
+        self.max_bytes = max_bytes
+        self._events: deque = deque()  # (event, size)
+        self._bytes = 0
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self._subscribers: list = []
 
+    @property
+    def bytes(self) -> int:
+        """What the kept events hold, approximately."""
+        return self._bytes
+
     def record(self, kind: str, **fields) -> TraceEvent:
+        fields, size = _bounded(fields)
+        size += EVENT_OVERHEAD + len(kind)
         with self._lock:
             event = TraceEvent(next(self._seq), time.time(), kind, fields)
-            self._events.append(event)
-            if len(self._events) > self.limit:
-                del self._events[: len(self._events) - self.limit]
+            self._events.append((event, size))
+            self._bytes += size
+            while len(self._events) > self.limit or (
+                    self._bytes > self.max_bytes and len(self._events) > 1):
+                self._bytes -= self._events.popleft()[1]
             subscribers = list(self._subscribers)
         for callback in subscribers:
             try:
@@ -88,7 +142,7 @@ class Trace:
     def events(self, kind: str | None = None, **match) -> list[TraceEvent]:
         """Recorded events, oldest first, optionally of one kind and matching fields."""
         with self._lock:
-            events = list(self._events)
+            events = [event for event, _ in self._events]
         if kind is not None:
             events = [e for e in events if e.kind == kind or e.kind.startswith(kind + ".")]
         for name, value in match.items():
@@ -98,3 +152,4 @@ class Trace:
     def clear(self) -> None:
         with self._lock:
             self._events.clear()
+            self._bytes = 0

@@ -13,6 +13,7 @@ import sys
 
 import boto3
 import pytest
+from process_tools import command_line, descendants
 
 import helpers
 
@@ -114,8 +115,9 @@ def _run_cases(runtime_client: str) -> dict:
                 "function_lines": _function_lines(tail, request_id),
             }
             results[case] = result
-        results["clients"] = {
-            " ".join(open(f"/proc/{env.process.pid}/cmdline").read().split("\0"))
+        results["clients"] = {  # every command line in each environment's process tree
+            " | ".join(" ".join(command_line(pid))
+                       for pid in [env.process.pid, *descendants(env.process.pid)])
             for env in lab.environments()
         }
     finally:
@@ -147,8 +149,10 @@ def both():
 def test_each_mode_really_runs_its_own_client(both):
     builtin, official = both
     assert builtin["clients"] and official["clients"]
-    assert all("runtime_client.py" in command for command in builtin["clients"])
-    assert all("awslambdaric" in command for command in official["clients"])
+    # a new interpreter names its client; a fork of the template runs the builtin one
+    assert all("bootstrap.py builtin" in command or "supervisor.py" in command
+               for command in builtin["clients"])
+    assert all("bootstrap.py awslambdaric" in command for command in official["clients"])
     assert not any("awslambdaric" in command for command in builtin["clients"])
 
 

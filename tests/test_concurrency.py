@@ -145,7 +145,7 @@ def test_account_concurrency_below_100_is_refused(restart):
 
 
 def test_reservations_must_leave_100_unreserved(restart):
-    lab = restart()  # a fresh cloud: no reservation anywhere, account limit 1000
+    lab = restart(account_concurrency=1000)  # a fresh cloud, AWS's default account limit
     for name in ("big", "small"):
         lab.deploy(name, QUICK)
     client = boto3.client("lambda", config=NO_RETRY)
@@ -158,3 +158,18 @@ def test_reservations_must_leave_100_unreserved(restart):
     reserve(client, "small", 1)
     assert client.get_function_concurrency(FunctionName="small")[
         "ReservedConcurrentExecutions"] == 1
+
+
+def test_the_lab_s_default_account_concurrency_leaves_20_to_reserve(restart):
+    # "You can reserve up to the Unreserved account concurrency value minus 100":
+    # https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+    lab = restart()
+    assert lab.service.account_concurrency == 120  # the lab's default (notebook 01 says why)
+    lab.deploy("reserves", QUICK)
+    client = boto3.client("lambda", config=NO_RETRY)
+    error = throttle_error(lambda: reserve(client, "reserves", 21))
+    assert error["Error"]["Code"] == "InvalidParameterValueException"
+    assert "below its minimum value of [100]" in error["Error"]["Message"]
+    reserve(client, "reserves", 20)
+    assert client.get_function_concurrency(FunctionName="reserves")[
+        "ReservedConcurrentExecutions"] == 20

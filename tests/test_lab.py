@@ -15,6 +15,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from process_tools import processes_running
 
 import helpers
 from helpers.server import HttpServer
@@ -37,11 +38,9 @@ region = ap-southeast-2
 endpoint_url = https://example.invalid
 """
 PID_HANDLER = """
-import os
 import subprocess
 def lambda_handler(event, context):
-    child = subprocess.Popen(["sleep", "60"])  # a process the function leaves behind
-    return {"pid": os.getpid(), "child": child.pid}
+    subprocess.Popen(["sleep", "60"], start_new_session=True)  # left behind, in its own session
 """
 
 
@@ -230,12 +229,14 @@ def test_stop_leaves_nothing_behind():
     lab.deploy("stays-a", PID_HANDLER, timeout=10)
     lab.deploy("stays-b", PID_HANDLER, timeout=10)
     client = boto3.client("lambda")
-    children = [json.loads(client.invoke(FunctionName=name)["Payload"].read())["child"]
-                for name in ("stays-a", "stays-b")]
+    for name in ("stays-a", "stays-b"):
+        client.invoke(FunctionName=name)
     environments = lab.environments()
     pids = [env.process.pid for env in environments]
-    runtime_ports = [int(env.server.address.rsplit(":", 1)[1]) for env in environments]
-    assert len(pids) == 2
+    children = [child for pid in pids for child in processes_running(pid, "sleep")]
+    runtime_ports = [int(env.server.address.rsplit(":", 1)[1]) for env in environments
+                     if env.mode != "sandbox"]  # a sandbox's port is in its own network
+    assert len(pids) == 2 and len(children) == 2
     assert all(Path(f"/proc/{pid}").exists() for pid in pids + children)
     workdir = lab.workdir
     assert workdir.is_dir()
@@ -246,6 +247,7 @@ def test_stop_leaves_nothing_behind():
 
     assert _refuses(port)
     assert all(_refuses(runtime_port) for runtime_port in runtime_ports)
+    assert all(env.server._server._closed.is_set() for env in environments)
     assert all(_process_gone(pid) for pid in pids), "an execution environment outlived stop()"
     assert all(_process_gone(pid) for pid in children), "a function's child outlived stop()"
     assert _lab_threads() == []

@@ -32,7 +32,8 @@ CANNED = "Simple Lambda happy path OK"
 REAL = """
 import os
 def lambda_handler(event, context):
-    return {"event": event, "pid": os.getpid(), "request_id": context.aws_request_id}
+    return {"event": event, "stream": context.log_stream_name,
+            "request_id": context.aws_request_id}
 """
 
 
@@ -220,7 +221,7 @@ def test_an_invoke_made_inside_moto_runs_the_real_handler(lab, deploy):
     payload = backend.invoke(name, None, '{"a": 1}', {}, headers)
     result = json.loads(payload)
     assert result["event"] == {"a": 1}
-    assert result["pid"] in [env.process.pid for env in lab.environments(name)]
+    assert result["stream"] in [env.log_stream for env in lab.environments(name)]
     assert headers["Content-Length"] == str(len(payload))
     attempts = lab.trace.events("attempt.end", request_id=result["request_id"])
     assert [(a["source"], a["outcome"]) for a in attempts] == [("moto", "response")]

@@ -13,12 +13,14 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from conftest import invoke
+from process_tools import children, processes_running
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1}, max_pool_connections=64,
                     read_timeout=120)
@@ -43,13 +45,14 @@ def _wait_gone(pids, within=5.0):
 
 KERNEL = textwrap.dedent("""
     import json, sys, time, boto3, helpers
+    from process_tools import processes_running
     lab = helpers.start_lab()
     lab.deploy("child", "import os, subprocess\\n"
                "def lambda_handler(e, c):\\n"
-               "    p = subprocess.Popen(['sleep', '120'])\\n"
-               "    return [os.getpid(), p.pid]\\n")
-    pids = json.loads(boto3.client("lambda").invoke(FunctionName="child")["Payload"].read())
-    print(json.dumps(pids), flush=True)
+               "    p = subprocess.Popen(['sleep', '120'], start_new_session=True)\\n")
+    boto3.client("lambda").invoke(FunctionName="child")
+    [root] = [env.process.pid for env in lab.environments("child")]
+    print(json.dumps([root, *processes_running(root, "sleep")]), flush=True)
     if sys.argv[1] == "exit":
         sys.exit(0)          # atexit stops the lab
     time.sleep(60)           # killed by the test
@@ -61,13 +64,40 @@ def test_nothing_outlives_the_kernel(tmp_path, how):
     script = tmp_path / "kernel.py"
     script.write_text(KERNEL)
     process = subprocess.Popen([sys.executable, str(script), how.lower()],
-                               stdout=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)})
     runtime_pid, child_pid = json.loads(process.stdout.readline())
     assert _alive(runtime_pid) and _alive(child_pid)
     if how != "exit":
         process.send_signal(getattr(signal, how))
     process.wait(timeout=20)
     assert _wait_gone([runtime_pid, child_pid]), "an execution environment outlived the kernel"
+
+
+STUCK_KERNEL = textwrap.dedent("""
+    import json, time, boto3, helpers
+    lab = helpers.start_lab()
+    lab.deploy("stuck", "import ctypes\\ndef lambda_handler(e, c):\\n"
+               "    ctypes.PyDLL(None).sleep(300)\\n", timeout=900)
+    boto3.client("lambda").invoke(FunctionName="stuck", InvocationType="Event")
+    while not lab.trace.events("attempt.start"):
+        time.sleep(0.05)
+    time.sleep(0.3)  # inside the C call, holding the GIL
+    print(json.dumps([env.process.pid for env in lab.environments("stuck")]), flush=True)
+    time.sleep(60)
+""")
+
+
+def test_a_handler_stuck_in_a_long_c_call_ends_with_the_kernel():
+    # PyDLL keeps the GIL: no thread of the runtime runs until the call returns, so only
+    # the kernel (PR_SET_PDEATHSIG, the supervisor) can end it.
+    process = subprocess.Popen([sys.executable, "-c", STUCK_KERNEL], stdout=subprocess.PIPE,
+                               text=True)
+    pids = json.loads(process.stdout.readline())
+    assert pids and all(_alive(pid) for pid in pids)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=20)
+    assert _wait_gone(pids), "a stuck environment outlived the kernel"
 
 
 def test_interrupting_a_long_invoke_returns_control_and_the_lab_keeps_working(tmp_path):
@@ -110,10 +140,12 @@ def test_threads_and_processes_left_by_a_handler(lab, lambda_client, deploy):
         "def lambda_handler(event, context):\n"
         "    if event.get('start'):\n"
         "        threading.Thread(target=chatter, daemon=True).start()\n"
-        "        return subprocess.Popen(['sleep', '120']).pid\n"
+        "        subprocess.Popen(['sleep', '120'], start_new_session=True)\n"
         "    return 'ok'\n"
     )
-    child = json.loads(invoke(lambda_client, name, {"start": True})[1])
+    invoke(lambda_client, name, {"start": True})
+    [root] = [env.process.pid for env in lab.environments(name)]
+    [child] = processes_running(root, "sleep")  # in a session of its own
     time.sleep(0.3)
     response, body, tail = invoke(lambda_client, name, LogType="Tail")
     assert json.loads(body) == "ok" and "FunctionError" not in response
@@ -210,8 +242,9 @@ def test_ten_thousand_async_events_drain_with_the_invariant_intact(lab, deploy):
     print(f"10,000 asynchronous events drained in {elapsed:.1f} s")
 
 
-def _listening_addresses_of_this_process() -> list[str]:
-    """Local addresses of every TCP socket this process listens on (Linux /proc)."""
+def _listening_addresses_of_this_process(networks=("self",)) -> list[str]:
+    """Local addresses of every TCP socket this process listens on (Linux /proc), in the
+    network of each process named in ``networks`` (a sandbox has a network of its own)."""
     inodes = set()
     for fd in os.listdir("/proc/self/fd"):
         try:
@@ -221,7 +254,8 @@ def _listening_addresses_of_this_process() -> list[str]:
         if target.startswith("socket:["):
             inodes.add(target[8:-1])
     addresses = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    tables = [f"/proc/{pid}/net/{name}" for pid in networks for name in ("tcp", "tcp6")]
+    for table in tables:
         with open(table) as lines:
             next(lines)
             for line in lines:
@@ -238,7 +272,9 @@ def test_every_endpoint_the_lab_opens_listens_on_loopback_only(lab, lambda_clien
     invoke(lambda_client, name)  # an execution environment and its Runtime API
     gateway = lab.api_gateway  # the API Gateway front door
     assert gateway is not None
-    addresses = _listening_addresses_of_this_process()
+    sandboxes = [children(env.process.pid)[0] for env in lab.environments(name)
+                 if env.mode == "sandbox"]  # a process inside each sandbox's own network
+    addresses = _listening_addresses_of_this_process(["self", *sandboxes])
     assert len(addresses) >= 3, addresses  # moto, a Runtime API, API Gateway at least
     loopback = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1, ::1
     assert set(addresses) <= loopback, addresses

@@ -19,6 +19,7 @@ is checked before anything else (``helpers.cloud.signatures``). A request in fli
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ from . import operations
 from .protocols import error_response, protocol_of
 
 MAX_BODY = 80 * 1024 * 1024  # Lambda's 50 MB zip, base64-encoded in JSON, fits
+SHAPE_SERVICES = {"s3": "s3", "query": "sns", "json": "lambda"}  # a service of each shape
+# REST APIs whose paths carry no date (API Gateway's); the rest start /YYYY-MM-DD/.
+REST_JSON_PREFIXES = ("/restapis", "/v2/", "/apikeys", "/domainnames", "/usageplans",
+                      "/clientcertificates", "/vpclinks", "/tags/", "/account")
 
 __all__ = ["AwsRequest", "Front"]
 
@@ -91,11 +96,25 @@ def _credential_scope(request: Request) -> tuple[str | None, str, str | None]:
     return None, "us-east-1", None
 
 
-def _error_shape(service: str | None) -> str:
-    """How the service words a refused signature: "s3", "query" or JSON's way."""
+def _error_shape(service: str | None, request: Request) -> str:
+    """How the service words a refused signature: "s3", "query" or JSON's way. An
+    unsigned request names no service: its shape tells the protocol (AWS tells it by the
+    host name, which all services share here)."""
+    if service is None:
+        if request.header("x-amz-target"):
+            return "json"
+        if "Action=" in request.query or request.body.startswith(b"Action=") or \
+                b"&Action=" in request.body[:4096]:
+            return "query"
+        path = request.path
+        if re.match(r"/\d{4}-\d{2}-\d{2}/(distribution|origin-access|cache-policy)", path):
+            return "query"  # CloudFront writes its errors as the query services do
+        if re.match(r"/\d{4}-\d{2}-\d{2}/", path) or path.startswith(REST_JSON_PREFIXES):
+            return "json"
+        return "s3"
     if service == "s3":
         return "s3"
-    return "query" if service and protocol_of(service)[0] == "query" else "json"
+    return "query" if protocol_of(service)[0] == "query" else "json"
 
 
 class Front:
@@ -132,6 +151,11 @@ class Front:
         """The request this thread is handling (None outside one)."""
         return getattr(self._local, "request", None)
 
+    def serve_on(self, sock) -> HttpServer:
+        """The front on another listening socket (a sandbox's AWS endpoint, opened inside
+        its own network): the same answers, the same signature checks."""
+        return HttpServer(self._handle, name="lab-front", max_body=MAX_BODY, sock=sock)
+
     def close(self) -> None:
         self.server.close()
 
@@ -144,12 +168,13 @@ class Front:
             service = operations.service_of(signing_name, http.path,
                                             http.header("x-amz-target"), http.body)
         request = AwsRequest(http, service, region, access_key)
+        shape = _error_shape(service, http)
         self._local.request = request
         try:
             if http.too_large:  # refused unread: its payload cannot be checked either
                 raise AwsError(413, "RequestEntityTooLargeException",
                                f"Request must be smaller than {MAX_BODY} bytes")
-            self.signatures.check(request, _error_shape(service))
+            self.signatures.check(request, shape)
             if service in self._hooked:
                 found = operations.identify(service, http.method, http.path, http.query,
                                             http.header, http.body)
@@ -173,7 +198,7 @@ class Front:
                                           operation=request.operation, error=repr(error))
             return response
         except AwsError as error:
-            return error_response(service, error, request)
+            return error_response(service or SHAPE_SERVICES[shape], error, request)
         except Exception as error:  # a bug in the lab: the client gets AWS's 500
             if self.trace is not None:
                 self.trace.record("front.error", service=service,

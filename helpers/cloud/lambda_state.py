@@ -2,11 +2,16 @@
 
 ``LambdaState.find`` resolves any documented form of a function's name (name,
 ``name:qualifier``, partial or full ARN, an alias or a version as qualifier) through
-moto, and answers the Lambda API's own 404 when there is no such function. Nothing here
-changes moto's state.
+moto, and answers the Lambda API's own 404 when there is no such function. An alias
+with ``RoutingConfig.AdditionalVersionWeights`` sends each invoke to one of its versions
+at random, with those weights, as Lambda does
+(https://docs.aws.amazon.com/lambda/latest/dg/configuring-alias-routing.html). Nothing
+here changes moto's state.
 """
 
 from __future__ import annotations
+
+import random
 
 from ..aws import function_arn, function_name_parts
 from ..errors import LambdaApiError
@@ -43,17 +48,38 @@ class LambdaState:
         region = parts.region or region
         from moto.core.exceptions import JsonRESTError
 
+        backend = self._backend(account, region)
         try:
-            fn = self._backend(account, region).get_function(parts.name, parts.qualifier)
+            fn = backend.get_function(parts.name, parts.qualifier)
         except JsonRESTError as error:
             raise LambdaApiError(error.code, error.error_type, error.message) from None
         return fn, parts
 
+    @staticmethod
+    def _weighted(backend, fn, parts):
+        """(the version an invoke of a weighted alias runs, the alias) or (fn, None)."""
+        qualifier = parts.qualifier
+        if not qualifier or qualifier == "$LATEST" or qualifier.isdigit():
+            return fn, None
+        try:
+            alias = backend.get_alias(qualifier, parts.name)
+        except Exception:  # not an alias
+            return fn, None
+        weights = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+        draw, total = random.random(), 0.0
+        for version, weight in sorted(weights.items()):
+            total += float(weight)
+            if draw < total:
+                return backend.get_function(parts.name, str(version)), qualifier
+        return fn, qualifier
+
     def find(self, name_or_arn: str, qualifier: str | None, account_id: str,
              region: str) -> FunctionSpec:
         """The function version that ``name_or_arn`` and ``qualifier`` resolve to."""
-        fn, _ = self._moto_function(name_or_arn, qualifier, account_id, region)
-        latest = self._backend(fn.account_id, fn.region).get_function(fn.function_name)
+        fn, parts = self._moto_function(name_or_arn, qualifier, account_id, region)
+        backend = self._backend(fn.account_id, fn.region)
+        fn, alias = self._weighted(backend, fn, parts)
+        latest = backend.get_function(fn.function_name)
         arn = function_arn(fn.function_name, fn.region, fn.account_id)
         return FunctionSpec(
             name=fn.function_name, arn=arn, version=str(fn.version),
@@ -64,6 +90,7 @@ class LambdaState:
                                   else int(latest.reserved_concurrency)),
             region=fn.region, account_id=fn.account_id,
             generation=self.settings.of(arn).generation,
+            ephemeral_storage=int(fn.ephemeral_storage or 512), alias=alias,
         )
 
     def exists(self, name_or_arn: str, account_id: str, region: str) -> bool:

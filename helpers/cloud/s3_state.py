@@ -43,6 +43,13 @@ class S3State:
 
         return s3_backends[account_id]["aws"]
 
+    def object_bytes(self, bucket: str, key: str, account_id: str) -> bytes | None:
+        """An object's content (the latest version), or None if there is no such object."""
+        try:
+            return bytes(self._backend(account_id).get_object(bucket, key).value)
+        except Exception:  # no such bucket or key: the operation's own check answers
+            return None
+
     def bucket_region(self, bucket: str, account_id: str) -> str | None:
         found = self._backend(account_id).buckets.get(bucket)
         return found.region_name if found is not None else None

@@ -6,14 +6,14 @@
   AWS's put-replaces / update-merges semantics;
 - ``Get/PutFunctionRecursionConfig``.
 
-It also watches the control plane moto answers: every change to a function's code or
-configuration gives the next invoke a new execution environment, a deleted function's
-environments retire at once, and ``DeadLetterConfig`` (which moto drops) is kept and
-returned. Introduced in notebook 01.
+The control plane moto answers is watched by ``helpers.lambda_.control``. Introduced in
+notebook 01.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 
 from ..aws import MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, function_arn, parse_arn
@@ -22,6 +22,8 @@ from ..server import Response
 from .logs import tail_base64
 
 INVOKE_ASYNC_LIMIT = 256 * 1024  # the deprecated InvokeAsync keeps the old limit
+MAX_CLIENT_CONTEXT = 3583  # bytes of base64 (Invoke API, ClientContext)
+BAD_CLIENT_CONTEXT = "Client context must be a valid Base64-encoded JSON object."
 RECURSIVE_LOOP_MODES = ("Allow", "Terminate")
 DESTINATION_ARN = (r"^$|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:"
                    r"(\d{12})?:(.*)")
@@ -59,6 +61,24 @@ def check_payload(payload: bytes, limit: int) -> bytes:
     return payload
 
 
+def decode_client_context(header: str | None) -> str | None:
+    """The JSON a runtime gets as ``Lambda-Runtime-Client-Context``, from the Invoke
+    request's base64 ``X-Amz-Client-Context`` header (None if there is none)."""
+    if not header:
+        return None
+    if len(header) > MAX_CLIENT_CONTEXT:
+        raise LambdaApiError(400, "InvalidRequestContentException",
+                             f"Client context must be at most {MAX_CLIENT_CONTEXT} bytes of "
+                             "base64-encoded data.")
+    try:
+        document = json.loads(base64.b64decode(header, validate=True))
+    except (binascii.Error, ValueError, RecursionError):
+        document = None
+    if not isinstance(document, dict):
+        raise LambdaApiError(400, "InvalidRequestContentException", BAD_CLIENT_CONTEXT)
+    return json.dumps(document)
+
+
 class LambdaApi:
     """Answers the operations above for ``service``; ``functions`` reads moto's state."""
 
@@ -80,10 +100,6 @@ class LambdaApi:
                      self.list_event_invoke_configs)
         front.answer("lambda", "GetFunctionRecursionConfig", self.recursion_config)
         front.answer("lambda", "PutFunctionRecursionConfig", self.recursion_config)
-        for operation in ("CreateFunction", "UpdateFunctionConfiguration",
-                          "UpdateFunctionCode", "DeleteFunction", "GetFunction",
-                          "GetFunctionConfiguration"):
-            front.after("lambda", operation, self.observe)
 
     # -- Invoke -------------------------------------------------------------------------------
 
@@ -99,10 +115,12 @@ class LambdaApi:
         invoked_arn = self._invoked_arn(spec, name, qualifier)
         if self.authorize is not None:
             self.authorize(request, "lambda:InvokeFunction", invoked_arn)
+        client_context = decode_client_context(request.header("x-amz-client-context"))
         request_id = request.request_id
         trace = self.service.trace
+        alias = {"alias": spec.alias} if spec.alias else {}  # a weighted alias's choice
         trace.record("invoke", request_id=request_id, function=spec.arn, version=spec.version,
-                     invocation_type=invocation_type, source="api")
+                     invocation_type=invocation_type, source="api", **alias)
         if invocation_type == "DryRun":  # checked: function, qualifier, permission. Not run.
             return Response(204, [("x-amzn-RequestId", request_id)])
         if invocation_type == "Event":
@@ -112,8 +130,7 @@ class LambdaApi:
             return Response(202, [("x-amzn-RequestId", request_id)])
         payload = check_payload(request.body, MAX_SYNC_PAYLOAD)
         outcome = self.service.invoke(spec, payload, invoked_arn,
-                                      client_context=request.header("x-amz-client-context"),
-                                      request_id=request_id)
+                                      client_context=client_context, request_id=request_id)
         headers = [("Content-Type", JSON), ("X-Amz-Executed-Version", outcome.executed_version),
                    ("x-amzn-RequestId", outcome.request_id)]
         if outcome.function_error:
@@ -243,61 +260,6 @@ class LambdaApi:
             settings.recursive_loop = mode
         return _json_response(200, {"RecursiveLoop": settings.recursive_loop},
                               request.request_id)
-
-    # -- the control plane moto answers -----------------------------------------------------
-
-    def observe(self, request, response) -> None:
-        if response.status >= 300:
-            return
-        operation = request.operation
-        if operation in ("CreateFunction", "UpdateFunctionConfiguration",
-                         "UpdateFunctionCode", "DeleteFunction"):
-            self._changed(request, response)
-        if operation in ("CreateFunction", "UpdateFunctionConfiguration", "GetFunction",
-                         "GetFunctionConfiguration"):
-            self._add_dead_letter_config(request, response)
-
-    def _arn_of(self, request, response) -> str | None:
-        try:
-            document = json.loads(response.body or b"{}")
-        except ValueError:
-            document = {}
-        configuration = document.get("Configuration", document)
-        name = configuration.get("FunctionName") or request.params.get("FunctionName", "")
-        local = name.split(":function:")[-1].split(":")[0]
-        arn = configuration.get("FunctionArn")
-        if arn:
-            parsed = parse_arn(arn)
-            return function_arn(local, parsed.region, parsed.account)
-        return function_arn(local, request.region, request.account_id)
-
-    def _changed(self, request, response) -> None:
-        arn = self._arn_of(request, response)
-        if request.operation == "DeleteFunction":
-            if request.query("Qualifier"):
-                return
-            self.settings.forget(arn)
-            self.service.retire_function(arn)
-            return
-        if request.operation == "CreateFunction":
-            self.settings.forget(arn)  # a function made again with the name starts afresh
-        try:
-            body = json.loads(request.body or b"{}")
-        except ValueError:
-            body = {}
-        if "DeadLetterConfig" in body:
-            self.settings.of(arn).dead_letter = body["DeadLetterConfig"] or None
-        self.settings.changed(arn)
-
-    def _add_dead_letter_config(self, request, response) -> None:
-        arn = self._arn_of(request, response)
-        dead_letter = self.settings.of(arn).dead_letter
-        if not dead_letter or not dead_letter.get("TargetArn"):
-            return
-        document = json.loads(response.body)
-        target = document.get("Configuration", document)
-        target["DeadLetterConfig"] = dead_letter
-        response.body = json.dumps(document).encode()
 
     def dead_letter_target(self, spec) -> str | None:
         dead_letter = self.settings.of(spec.arn).dead_letter or {}

@@ -1,39 +1,45 @@
 """Execution environments: one process each, running a handler through the Runtime API.
 
-An environment is created on a cold start: the function's zip is unpacked into its own
-task root, a process starts with Lambda's environment variables (and the function's
-own, and nothing else from the kernel), imports the handler once, and then asks the
-Runtime API for invocations, one at a time, keeping its globals between them (warm
-starts). A timed-out or crashed environment is discarded. Introduced in notebook 01.
+An environment is created on a cold start: the function's code is unpacked once (and
+shared, read-only, by the environments of the same code, ``helpers.lambda_.packages``),
+a process starts (in a sandbox, from the fork server, or as a new interpreter:
+``helpers.lambda_.processes``) with Lambda's environment variables, the function's own
+and nothing else of the kernel's, and its own empty ``/tmp``. It imports the handler
+once (the Init phase), then asks the Runtime API for invocations, one at a time,
+keeping its globals between them (warm starts). A timed-out or crashed environment is
+discarded; when an environment ends, its ``/tmp`` and its Runtime API go with it.
+Introduced in notebook 01.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import select
+import shutil
 import signal
-import subprocess
-import sys
+import socket
 import threading
 import time
 import uuid
-import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..aws import MAX_SYNC_PAYLOAD
+from ..errors import LambdaApiError
 from .logs import OutputBuffer, log_stream_name
+from .processes import HERE as RUNTIME_DIR
+from .processes import MemoryWatch
 from .recursion import format_lineage
 from .runtime_api import RuntimeApiServer
+from .sandbox import RUNTIME_API as SANDBOX_RUNTIME_API
+from .sandbox import RUNTIME_DIR as SANDBOX_RUNTIME_DIR
+from .sandbox import TASK_ROOT as SANDBOX_TASK_ROOT
 
-RUNTIME_CLIENT = Path(__file__).with_name("runtime_client.py")
 MAX_RESPONSE_BYTES = MAX_SYNC_PAYLOAD
-# awslambdaric imports the handler module from sys.path, which Lambda's own bootstrap
-# (and ``python -m`` without ``-I``) starts with the task root; ``-I`` leaves it out.
-AWSLAMBDARIC_MAIN = (
-    "import os, runpy, sys; sys.path.insert(0, os.environ['LAMBDA_TASK_ROOT']); "
-    "runpy.run_module('awslambdaric', run_name='__main__', alter_sys=True)"
-)
+HANDOFF_TIMEOUT_S = 10.0  # a sandbox's endpoints arrive within this, or it failed
+# What a function's configuration may change of the lab's defaults (AWS: "unreserved").
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-runtime.html
+UNRESERVED = ("PATH", "LANG", "TZ", "LD_LIBRARY_PATH", "PYTHONPATH", "TMPDIR")
 SIGNAL_NAMES = {  # as Lambda reports a runtime killed by a signal (Go's names)
     signal.SIGKILL: "killed",
     signal.SIGSEGV: "segmentation fault",
@@ -44,7 +50,19 @@ SIGNAL_NAMES = {  # as Lambda reports a runtime killed by a signal (Go's names)
     signal.SIGILL: "illegal instruction",
 } if hasattr(signal, "SIGKILL") else {}
 
-__all__ = ["ExecutionEnvironment", "Invocation"]
+__all__ = ["EnvironmentContext", "ExecutionEnvironment", "Invocation", "environment_variables"]
+
+
+@dataclass
+class EnvironmentContext:
+    """What every environment of one lab shares."""
+
+    workdir: Path
+    base_env: dict  # the lab's variables: endpoint, credentials, config-file shields
+    launcher: object  # helpers.lambda_.processes.Launcher
+    code: object  # helpers.lambda_.packages.CodeStore
+    serve_front: object = None  # serve_front(listening socket) -> server (sandboxes)
+    runtime_client: str = "builtin"
 
 
 class Invocation:
@@ -98,32 +116,42 @@ class Invocation:
 
 
 class _OutputPipe:
-    """Reads an environment's stdout+stderr; ``drain()`` takes what is already written."""
+    """Reads an environment's stdout+stderr; ``drain()`` takes what is already written.
 
-    def __init__(self, stream, deliver):
-        self.fd = stream.fileno()
+    Its thread ends (and closes the pipe) at the end of the output, or soon after
+    ``stop()``: a process the handler left holding the pipe cannot keep it alive."""
+
+    def __init__(self, fd: int, deliver):
+        self.fd = fd
         self.deliver = deliver
         self.lock = threading.Lock()
         self.posix = os.name == "posix"
+        self.stopped = threading.Event()
         if self.posix:
             os.set_blocking(self.fd, False)
         self.thread = threading.Thread(target=self._run, daemon=True, name="lab-env-output")
         self.thread.start()
 
     def _run(self):
-        while True:
+        while not self.stopped.is_set():
             if self.posix:
                 try:
-                    select.select([self.fd], [], [], 1.0)
+                    select.select([self.fd], [], [], 0.5)
                 except (OSError, ValueError):
-                    return
+                    break
             if not self.drain():
-                return
+                break
+        with self.lock:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+            self.fd = -1
 
     def drain(self) -> bool:
         """Deliver everything readable now; False once the pipe is closed."""
         with self.lock:
-            while True:
+            while self.fd >= 0:
                 try:
                     data = os.read(self.fd, 65536)
                 except BlockingIOError:
@@ -135,21 +163,36 @@ class _OutputPipe:
                 self.deliver(data)
                 if not self.posix:
                     return True
+            return False
+
+    def stop(self):
+        self.stopped.set()
 
 
-def _kilobytes(status: bytes, field: bytes) -> int:
-    """A ``VmRSS:   1234 kB`` figure of /proc/PID/status (0 if it is not there)."""
-    start = status.find(field)
-    if start < 0:
-        return 0
-    return int(status[start + len(field):status.index(b"kB", start)])
+def environment_variables(spec, base_env: dict, lambda_variables: dict,
+                          tmpdir: str | None = None) -> dict:
+    """A function's variables: the lab's defaults, then the function's own (which win
+    for the unreserved ones: ``TZ``, ``LANG``, ``PATH``, ...), then what the lab and
+    Lambda set and a function cannot change (its endpoint and credentials, ``AWS_REGION``,
+    ``_HANDLER``, ...)."""
+    env = {"LANG": "en_US.UTF-8", "TZ": ":UTC", **({"TMPDIR": tmpdir} if tmpdir else {})}
+    env.update({k: v for k, v in base_env.items() if k in UNRESERVED})
+    env.update({k: v for k, v in spec.environment.items()
+                if not k.startswith("AWS_ENDPOINT_URL")})  # the lab's endpoint, always
+    env.update({k: v for k, v in base_env.items() if k not in UNRESERVED})
+    env.update(lambda_variables)
+    return env
 
 
 class ExecutionEnvironment:
-    """A process that runs one function version's handler, one invocation at a time."""
+    """A process that runs one function version's handler, one invocation at a time.
 
-    def __init__(self, spec, workdir: Path, base_env: dict, runtime_client: str = "builtin"):
+    Creating one is cheap (the service does it under its lock); ``boot()`` does the
+    work, outside it, so a slow cold start delays nobody else."""
+
+    def __init__(self, spec, context: EnvironmentContext):
         self.spec = spec
+        self.context = context
         self.id = uuid.uuid4().hex
         self.log_stream = log_stream_name(spec.version, self.id)
         self.created = time.perf_counter()
@@ -159,42 +202,111 @@ class ExecutionEnvironment:
         self.invocations = 0
         self.state = "initializing"  # -> idle / busy -> retired / dead
         self.exit_reason = None
+        self.mode = None  # how its process runs: "sandbox", "fork" or "spawn"
+        self.process = None
+        self.server = None
+        self.task_root = None
         self._cond = threading.Condition()
         self._pending = None  # handed to this environment, not yet taken by the runtime
         self._current = None  # taken by the runtime, running
         self._between = OutputBuffer()  # output outside any invocation (init, threads)
         self._ready = threading.Event()  # init finished (or failed)
-        self._closed = threading.Event()  # the process has exited and the Runtime API closed
-        self.peak_rss_mb = 0
-        self._status_fd = None  # /proc/PID/status, opened on first use (Linux)
-        self._status_lock = threading.Lock()
+        self._closed = threading.Event()  # the process has exited and everything is freed
+        self._output = None
+        self._memory = None
+        self._front = None
+        self._tmp = None
+        self._code_held = False
 
-        self.task_root = workdir / self.id / "task"
-        self.task_root.mkdir(parents=True)
-        with zipfile.ZipFile(io.BytesIO(spec.code_zip)) as archive:
-            archive.extractall(self.task_root)
+    @property
+    def peak_rss_mb(self) -> int:
+        return (self._memory.peak_kb + 1023) // 1024 if self._memory else 0
 
-        self.server = RuntimeApiServer(self)
-        env = dict(spec.environment)
-        env.update(base_env)
-        env.update(self._lambda_variables())
-        if runtime_client == "awslambdaric":
-            command = [sys.executable, "-I", "-u", "-c", AWSLAMBDARIC_MAIN, spec.handler]
+    # -- starting -------------------------------------------------------------------------
+
+    def boot(self) -> None:
+        """Unpack (or share) the code and start the runtime; raises if it cannot start."""
+        try:
+            self._boot()
+        except BaseException:
+            with self._cond:
+                self.state = "dead"
+                self._ready.set()
+            if self.process is None:
+                self._release_resources()
+                self._closed.set()
+            else:
+                self.process.kill()
+            raise
+
+    def _boot(self) -> None:
+        context, spec = self.context, self.spec
+        if not self.alive:
+            raise LambdaApiError(503, "ServiceException", "The lab has stopped.")
+        try:
+            self.task_root = context.code.acquire(spec.code_sha256, spec.code_zip)
+        except LambdaApiError as error:
+            raise LambdaApiError(502, "InvalidZipFileException",
+                                 f"Lambda could not unzip the deployment package: "
+                                 f"{error.message}") from None
+        self._code_held = True
+        sandboxed = context.launcher.sandboxed
+        channel = theirs = None
+        variables = self._lambda_variables(sandboxed)
+        if sandboxed:
+            channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         else:
-            command = [sys.executable, "-I", "-u", str(RUNTIME_CLIENT)]
-        self.process = subprocess.Popen(
-            command,
-            cwd=self.task_root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=(os.name == "posix"),
-        )
-        self._output = _OutputPipe(self.process.stdout, self._deliver_output)
-        threading.Thread(target=self._watch_exit, daemon=True, name="lab-env-exit").start()
+            self._tmp = context.workdir / "tmp" / self.id
+            self._tmp.mkdir(parents=True)
+            self.server = RuntimeApiServer(self)
+            variables["AWS_LAMBDA_RUNTIME_API"] = self.server.address
+        env = environment_variables(spec, context.base_env, variables,
+                                    tmpdir=None if sandboxed else str(self._tmp))
+        read_fd, write_fd = os.pipe()
+        try:
+            self.process = context.launcher.start(
+                self.id, env, self.task_root, write_fd, context.runtime_client,
+                tmp_mb=spec.ephemeral_storage,
+                handoff_fd=theirs.fileno() if theirs is not None else None)
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+            if theirs is not None:
+                theirs.close()
+        self.mode = self.process.mode
+        self._output = _OutputPipe(read_fd, self._deliver_output)
+        self._memory = MemoryWatch(self.process.pid)
+        self.process.on_exit(self._exited)
+        if sandboxed:
+            self._receive_endpoints(channel)
+        if not self.alive:  # ended (the lab stopping) while it started
+            self.process.kill()
 
-    def _lambda_variables(self):
+    def _receive_endpoints(self, channel) -> None:
+        """A sandbox's two listening sockets: its Runtime API, and the AWS endpoint."""
+        channel.settimeout(HANDOFF_TIMEOUT_S)
+        try:
+            _, fds, _, _ = socket.recv_fds(channel, 64, 2)
+        except OSError:
+            fds = []
+        finally:
+            channel.close()
+        if len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            return  # the runtime did not start: its exit reports why
+        runtime_api, front = (socket.socket(fileno=fd) for fd in fds)
+        self.server = RuntimeApiServer(self, sock=runtime_api)
+        if self.context.serve_front is not None:
+            self._front = self.context.serve_front(front)
+        else:
+            front.close()
+        if self.state in ("retired", "dead"):  # ended while the endpoints were on their way
+            self._close_endpoints()
+
+    def _lambda_variables(self, sandboxed: bool) -> dict:
         spec = self.spec
         runtime = spec.runtime or "python3.12"
         return {
@@ -206,21 +318,18 @@ class ExecutionEnvironment:
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "AWS_LAMBDA_RUNTIME_API": self.server.address,
+            "AWS_LAMBDA_RUNTIME_API": SANDBOX_RUNTIME_API if sandboxed else "",
             "AWS_REGION": spec.region,
             "AWS_DEFAULT_REGION": spec.region,
-            "LAMBDA_TASK_ROOT": str(self.task_root),
-            "LAMBDA_RUNTIME_DIR": str(RUNTIME_CLIENT.parent),
-            "TZ": ":UTC",
-            "LANG": "en_US.UTF-8",
+            "LAMBDA_TASK_ROOT": SANDBOX_TASK_ROOT if sandboxed else str(self.task_root),
+            "LAMBDA_RUNTIME_DIR": SANDBOX_RUNTIME_DIR if sandboxed else str(RUNTIME_DIR),
         }
 
     # -- called by the Runtime API server (the runtime's side) ------------------------
 
     def next_invocation(self):
-        output = getattr(self, "_output", None)  # set just after the process starts
-        if self.init_duration_ms is None and output is not None:
-            output.drain()  # what the Init phase printed belongs before START
+        if self.init_duration_ms is None and self._output is not None:
+            self._output.drain()  # what the Init phase printed belongs before START
         with self._cond:
             if self.init_duration_ms is None:
                 self.init_duration_ms = (time.perf_counter() - self.created) * 1000
@@ -303,27 +412,12 @@ class ExecutionEnvironment:
         return self.state not in ("retired", "dead")
 
     def sample_memory(self) -> int:
-        """Resident memory now, in MB, remembering the peak (Linux; 0 without /proc).
-
-        The process's status file stays open: reading it again from the start gives
-        fresh figures, without opening it on every invoke."""
-        rss = peak = 0
-        try:
-            with self._status_lock:  # the exit watcher closes it
-                if self._status_fd is None and self.state != "dead":
-                    self._status_fd = os.open(f"/proc/{self.process.pid}/status",
-                                              os.O_RDONLY)
-                status = os.pread(self._status_fd, 4096, 0) if self._status_fd else b""
-            rss = _kilobytes(status, b"VmRSS:")
-            peak = _kilobytes(status, b"VmHWM:")
-        except (OSError, ValueError, IndexError):
-            pass
-        rss, peak = (rss + 1023) // 1024, (peak + 1023) // 1024
-        self.peak_rss_mb = max(self.peak_rss_mb, peak, rss)
-        return rss
+        """Resident memory of the environment's processes now, in MB (0 without /proc)."""
+        return (self._memory.sample() + 1023) // 1024 if self._memory else 0
 
     def drain_output(self):
-        self._output.drain()
+        if self._output is not None:
+            self._output.drain()
 
     def kill(self, reason: str) -> None:
         """Discard the environment at once (timeout, memory, lab stop)."""
@@ -333,7 +427,7 @@ class ExecutionEnvironment:
             self.state = "dead"
             self.exit_reason = reason
             self._cond.notify_all()
-        self._kill_process()
+        self._end()
 
     def retire(self) -> None:
         """End an idle environment (idle reaping, new code, lab stop)."""
@@ -342,22 +436,17 @@ class ExecutionEnvironment:
                 return
             self.state = "retired"
             self._cond.notify_all()
-        self._kill_process()
+        self._end()
 
-    def _kill_process(self):
-        try:
-            if os.name == "posix":
-                os.killpg(self.process.pid, signal.SIGKILL)
-            else:
-                self.process.kill()
-        except (ProcessLookupError, PermissionError, OSError):
-            pass
+    def _end(self):
+        if self.process is not None:
+            self.process.kill()
+        # else: still booting; boot() sees the state and ends it
 
-    def _watch_exit(self):
-        code = self.process.wait()
-        self._kill_process()  # the sandbox goes with its runtime: end what it started
-        self._output.thread.join(timeout=2)
-        self._output.drain()
+    def _exited(self, code: int) -> None:
+        """The runtime's process ended (the supervisor, or a waiting thread, says so)."""
+        if self._output is not None:
+            self._output.drain()  # what the process wrote before it ended
         with self._cond:
             if self.state != "retired":
                 self.state = "dead"
@@ -372,16 +461,25 @@ class ExecutionEnvironment:
             else:
                 invocation.output.extend(self._between)
             invocation.finish("exit", None, self.exit_description(code))
-        self.server.close()
-        with self._status_lock:
-            if self._status_fd is not None:
-                os.close(self._status_fd)
-                self._status_fd = None
+        self._release_resources()
         self._closed.set()
-        try:
-            self.process.stdout.close()
-        except OSError:
-            pass
+
+    def _close_endpoints(self) -> None:
+        for server in (self.server, self._front):
+            if server is not None:
+                server.close()
+
+    def _release_resources(self) -> None:
+        self._close_endpoints()
+        if self._memory is not None:
+            self._memory.close()
+        if self._output is not None:
+            self._output.stop()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        if self._code_held:
+            self._code_held = False
+            self.context.code.release(self.spec.code_sha256)
 
     def exit_description(self, code: int) -> str:
         if code == 0:
@@ -392,5 +490,6 @@ class ExecutionEnvironment:
         return f"Runtime exited with error: exit status {code}"
 
     def wait_closed(self, timeout: float = 5.0) -> None:
-        """Wait until the process has exited and its Runtime API port is closed."""
+        """Wait until the process has exited and its resources are freed."""
         self._closed.wait(timeout)
+

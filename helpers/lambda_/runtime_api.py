@@ -40,13 +40,15 @@ RETIRED = {"errorMessage": "Environment retired", "errorType": "Gone"}
 
 
 class RuntimeApiServer:
-    """Serves one environment; ``environment`` answers the calls."""
+    """Serves one environment; ``environment`` answers the calls. ``sock``: the listening
+    socket a sandbox opened for it (None: a new one on 127.0.0.1)."""
 
-    def __init__(self, environment):
+    def __init__(self, environment, sock=None):
         self.environment = environment
         # idle_timeout: a runtime waits in GET /next for as long as the environment lives
         self._server = HttpServer(self._handle, name="lab-runtime-api",
-                                  max_body=MAX_SYNC_RESPONSE, idle_timeout=24 * 3600)
+                                  max_body=MAX_SYNC_RESPONSE, idle_timeout=24 * 3600,
+                                  sock=sock)
         self.address = self._server.address
 
     def close(self) -> None:

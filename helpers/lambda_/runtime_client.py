@@ -111,17 +111,47 @@ def load_handler(handler):
         ) from None
 
 
-class ClientContext:
+class Client:
+    """``context.client_context.client``: the calling app, as the mobile SDKs describe it."""
+
+    FIELDS = ("installation_id", "app_title", "app_version_name", "app_version_code",
+              "app_package_name")
+
     def __init__(self, data):
+        for name in self.FIELDS:
+            setattr(self, name, data.get(name))
+
+
+class ClientContext:
+    """``context.client_context``: what the caller passed as ``ClientContext``."""
+
+    def __init__(self, data):
+        data.pop("w3c", None)  # trace context, not part of the client context
         self.custom = data.get("custom")
         self.env = data.get("env")
-        self.client = data.get("client")
+        client = data.get("client")
+        self.client = Client(client) if isinstance(client, dict) else None
 
 
 class CognitoIdentity:
     def __init__(self, data):
         self.cognito_identity_id = data.get("cognitoIdentityId")
         self.cognito_identity_pool_id = data.get("cognitoIdentityPoolId")
+
+
+def parse_context_header(headers, name, label):
+    """A JSON header of the invocation as a dict (None if absent); a Fault if unreadable."""
+    text = headers.get(name)
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        raise Fault("Runtime.LambdaContextUnmarshalError",
+                    f"Unable to parse {label} JSON: {exc}") from None
+    return data
 
 
 class LambdaContext:
@@ -137,10 +167,12 @@ class LambdaContext:
         self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
         self.tenant_id = headers.get("Lambda-Runtime-Aws-Tenant-Id")
         self._deadline_ms = int(headers.get("Lambda-Runtime-Deadline-Ms", "0"))
-        client_context = headers.get("Lambda-Runtime-Client-Context")
-        cognito = headers.get("Lambda-Runtime-Cognito-Identity")
-        self.client_context = ClientContext(json.loads(client_context)) if client_context else None
-        self.identity = CognitoIdentity(json.loads(cognito) if cognito else {})
+        client_context = parse_context_header(headers, "Lambda-Runtime-Client-Context",
+                                              "Client Context")
+        cognito = parse_context_header(headers, "Lambda-Runtime-Cognito-Identity",
+                                       "Cognito Identity")
+        self.client_context = None if client_context is None else ClientContext(client_context)
+        self.identity = CognitoIdentity(cognito or {})
 
     def get_remaining_time_in_millis(self):
         return max(self._deadline_ms - int(time.time() * 1000), 0)
@@ -279,7 +311,8 @@ def exit_with_parent():
 
 
 def main():
-    threading.Thread(target=exit_with_parent, daemon=True).start()
+    if not sys.platform.startswith("linux"):  # on Linux the kernel ends it with its parent
+        threading.Thread(target=exit_with_parent, daemon=True).start()
     task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
     sys.path.insert(0, task_root)
     try:

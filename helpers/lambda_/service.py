@@ -20,8 +20,10 @@ from ..aws import MAX_SYNC_RESPONSE
 from ..errors import LambdaApiError
 from ..trace import Trace
 from .async_queue import AsyncEvent, AsyncInvoker, ScaledClock
-from .environments import ExecutionEnvironment, Invocation
+from .environments import EnvironmentContext, ExecutionEnvironment, Invocation
 from .logs import iso_now, report_line
+from .packages import CodeStore
+from .processes import Launcher
 
 UNRESERVED_MINIMUM = 100  # concurrency that reserved concurrency must leave to the rest
 INIT_LIMIT_S = 10.0  # the Init phase of an on-demand function
@@ -121,9 +123,13 @@ class LambdaService:
     def __init__(self, workdir, base_env: dict, functions, settings, sender, write_logs,
                  trace: Trace | None = None, idle_timeout: float = 300.0,
                  runtime_client: str = "builtin", speedup: float = 1.0,
-                 account_concurrency: int = 1000, async_workers: int = 8):
+                 account_concurrency: int = 120, async_workers: int = 8,
+                 environments: str = "auto", serve_front=None):
         self.workdir = workdir
         self.base_env = base_env  # credentials, endpoint, config-file shields
+        self.launcher = Launcher(workdir, environments)
+        self.context = EnvironmentContext(workdir, base_env, self.launcher,
+                                          CodeStore(workdir), serve_front, runtime_client)
         self.functions = functions
         self.settings = settings
         self.sender = sender
@@ -216,7 +222,9 @@ class LambdaService:
         return outcome
 
     def _acquire(self, spec):
+        """A warm environment of ``spec``, or a new one, booted outside the lock."""
         key = (spec.arn, spec.version)
+        retired = []
         with self._lock:
             if self._stopped.is_set():
                 raise LambdaApiError(503, "ServiceException", "The lab has stopped.")
@@ -225,12 +233,9 @@ class LambdaService:
             pool = self._pools.setdefault(key, _Pool())
             if pool.fingerprint != spec.fingerprint:
                 pool.fingerprint = spec.fingerprint  # new code or configuration
-                for env in pool.environments:
-                    if env.state == "idle":
-                        env.retire()
-                        self.trace.record("environment", environment=env.id,
-                                          function=spec.arn, state="retired")
-            pool.environments = [env for env in pool.environments if env.alive]
+                retired += [env for env in pool.environments if env.state == "idle"]
+            pool.environments = [env for env in pool.environments
+                                 if env.alive and env not in retired]
             self._active[spec.arn] = self._active.get(spec.arn, 0) + 1
             for env in pool.environments:
                 if env.state == "idle" and env.spec.fingerprint == spec.fingerprint:
@@ -238,18 +243,42 @@ class LambdaService:
                     cold = False
                     break
             else:
-                try:
-                    env = ExecutionEnvironment(spec, self.workdir, self.base_env,
-                                               self.runtime_client)
-                except BaseException:
-                    self._active[spec.arn] -= 1
-                    raise
-                env.state = "busy"
+                retired += self._make_room()
+                env = ExecutionEnvironment(spec, self.context)
                 pool.environments.append(env)
                 cold = True
+        for old in retired:
+            old.retire()
+            self.trace.record("environment", environment=old.id, function=old.spec.arn,
+                              state="retired")
+        if cold:
+            try:
+                env.boot()
+            except BaseException:
+                with self._lock:
+                    if env in pool.environments:
+                        pool.environments.remove(env)
+                self._finished(spec)
+                raise
+        how = {"mode": env.mode} if cold else {}  # "sandbox", "fork" or "spawn"
         self.trace.record("environment", environment=env.id, function=spec.arn,
-                          version=spec.version, state="initializing" if cold else "busy")
+                          version=spec.version, state="initializing" if cold else "busy",
+                          **how)
         return env, cold
+
+    def _make_room(self) -> list:
+        """Idle environments to end so that a new one keeps the total within the account's
+        concurrency (the least recently used first): every process is bounded."""
+        live = [env for pool in self._pools.values() for env in pool.environments
+                if env.alive]
+        excess = len(live) + 1 - self.account_concurrency
+        if excess <= 0:
+            return []
+        idle = sorted((env for env in live if env.state == "idle"), key=lambda e: e.last_used)
+        chosen = idle[:excess]
+        for pool in self._pools.values():
+            pool.environments = [env for env in pool.environments if env not in chosen]
+        return chosen
 
     def _check_concurrency(self, spec):
         """Throttle as Lambda does: reserved concurrency, then the account's unreserved pool."""
@@ -279,6 +308,10 @@ class LambdaService:
             invocation.done.wait(0.05)
         limit_mb = spec.memory_size
         while not invocation.done.wait(POLL_S):
+            if environment.sample_memory() > limit_mb:
+                environment.kill("memory")  # its exit finishes the invocation
+                invocation.done.wait(5)
+                break
             if invocation.started is None:
                 if not environment.alive:
                     break
@@ -292,10 +325,6 @@ class LambdaService:
                 environment.drain_output()
                 if invocation.finish("timeout", None, None):
                     environment.kill("timeout")
-                break
-            if environment.sample_memory() > limit_mb:
-                environment.kill("memory")  # its exit finishes the invocation
-                invocation.done.wait(5)
                 break
         invocation.done.wait(5)
         if invocation.result is None:
@@ -444,6 +473,7 @@ class LambdaService:
             env.kill("lab stopped")
         for env in environments:
             env.wait_closed()
+        self.launcher.close()
         self._reaper.join(timeout=2)
         self._logs.close()
         return pending
