@@ -162,6 +162,7 @@ class Lab:
         threads of their own are stopped, newest first, before the Lambda service."""
         from .front_doors.api_gateway_control import register_control_plane
         from .lambda_.api import LambdaApi
+        from .cloud.stream_fixes import register_stream_fixes
         from .pollers.mappings import EventSourceMappings
         from .push.s3 import S3Notifications
 
@@ -174,6 +175,7 @@ class Lab:
         self._stoppable.append(self.event_source_mappings)
         S3Notifications(service, cloud.functions, self.sender, cloud.s3).register(front)
         register_control_plane(front, cloud.apigateway)
+        register_stream_fixes(front)
 
     def _front_door(self, name: str, create):
         """The front door ``name``, started on first use with ``create()``."""

@@ -124,6 +124,8 @@ def test_each_row_is_installed_before_moto_answers_its_service_and_undone_on_sto
         assert notifications.send_event is send_event  # S3 not used yet
         boto3.client("s3").list_buckets()
         boto3.client("sqs").list_queues()
+        boto3.client("dynamodb").list_tables()
+        boto3.client("kinesis").list_streams()
         assert notifications.send_event is not send_event
         assert SQSBackend.receive_message is not by_name[
             ("moto.sqs.models.SQSBackend", "receive_message")]
