@@ -160,9 +160,9 @@ class Lab:
     def _connect_integrations(self) -> None:
         """Each integration registers its answers and hooks at the front; those with
         threads of their own are stopped, newest first, before the Lambda service."""
+        from .cloud.stream_fixes import register_stream_fixes
         from .front_doors.api_gateway_control import register_control_plane
         from .lambda_.api import LambdaApi
-        from .cloud.stream_fixes import register_stream_fixes
         from .pollers.mappings import EventSourceMappings
         from .push.s3 import S3Notifications
 
