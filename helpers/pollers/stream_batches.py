@@ -87,7 +87,8 @@ class Slot:
         self.retries = 0  # of the records in flight
 
     def start(self) -> None:
-        self._thread.start()
+        if self._thread.ident is None:
+            self._thread.start()
 
     def wake(self) -> None:
         with self._cond:

@@ -285,10 +285,10 @@ class ShardReader:
         return self.poller.mapping.source["checkpoints"].get(self.shard_id)
 
     def start(self) -> None:
-        if not self._thread.is_alive() and self._thread.ident is None:
-            self._thread.start()
-            for slot in self.slots:
+        if self._thread.ident is None:
+            for slot in list(self.slots):
                 slot.start()
+            self._thread.start()
 
     def wake(self) -> None:
         self._wake.set()
