@@ -16,8 +16,16 @@ from async_support import wait_for
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from stream_support import (RECORDER, ended, function_events, make_queue, receive, unique,
-                            wait_ended, wait_state)
+from stream_support import (
+    RECORDER,
+    ended,
+    function_events,
+    make_queue,
+    receive,
+    unique,
+    wait_ended,
+    wait_state,
+)
 
 VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
 

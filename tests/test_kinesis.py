@@ -16,8 +16,16 @@ import pytest
 from async_support import wait_for
 from aws_lambda_powertools.utilities.parser.models import KinesisDataStreamModel
 from botocore.exceptions import ClientError
-from stream_support import (RECORDER, ended, function_events, make_queue, receive, unique,
-                            wait_ended, wait_state)
+from stream_support import (
+    RECORDER,
+    ended,
+    function_events,
+    make_queue,
+    receive,
+    unique,
+    wait_ended,
+    wait_state,
+)
 
 
 @pytest.fixture
