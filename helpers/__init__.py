@@ -16,6 +16,7 @@ from .playgrounds.api_gateway import ApiPlaygroundError, ApiPlaygroundModel
 from .playgrounds.invocation import PlaygroundError, PlaygroundModel
 from .playgrounds.s3 import S3DemoError, S3DemoModel
 from .playgrounds.sqs import SqsPlaygroundError, SqsPlaygroundModel, mapping_batches
+from .playgrounds.streams import ShardViewError, ShardViewModel, record_ends
 
 
 def api_playground(lab, name: str = "api-playground"):
@@ -40,6 +41,13 @@ def s3_notifications_demo(lab, bucket: str = "s3-demo-inbox",
     return create(lab, bucket, function_name)
 
 
+def shard_view(lab, name: str = "shard-demo"):
+    """The shard view widget (notebook 13); imports ipywidgets (and plotly to draw) on use."""
+    from .widgets.streams import shard_view as create
+
+    return create(lab, name)
+
+
 def sqs_playground(lab, name: str = "orders-demo"):
     """The SQS event source mapping playground widget (notebook 06); imports ipywidgets on use."""
     from .widgets.sqs import sqs_playground as create
@@ -57,6 +65,8 @@ __all__ = [
     "PlaygroundModel",
     "S3DemoError",
     "S3DemoModel",
+    "ShardViewError",
+    "ShardViewModel",
     "SqsPlaygroundError",
     "SqsPlaygroundModel",
     "UnsafeEnvironmentError",
@@ -65,7 +75,9 @@ __all__ = [
     "deploy_function",
     "invocation_playground",
     "mapping_batches",
+    "record_ends",
     "s3_notifications_demo",
+    "shard_view",
     "sqs_playground",
     "start_lab",
     "zip_source",
