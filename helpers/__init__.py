@@ -16,7 +16,7 @@ from .playgrounds.api_gateway import ApiPlaygroundError, ApiPlaygroundModel
 from .playgrounds.invocation import PlaygroundError, PlaygroundModel
 from .playgrounds.s3 import S3DemoError, S3DemoModel
 from .playgrounds.sqs import SqsPlaygroundError, SqsPlaygroundModel, mapping_batches
-from .playgrounds.streams import ShardViewError, ShardViewModel, record_ends
+from .playgrounds.streams import ShardViewError, ShardViewModel, record_ends, stream_batches
 
 
 def api_playground(lab, name: str = "api-playground"):
@@ -80,5 +80,6 @@ __all__ = [
     "shard_view",
     "sqs_playground",
     "start_lab",
+    "stream_batches",
     "zip_source",
 ]

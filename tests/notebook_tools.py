@@ -28,6 +28,7 @@ README = ROOT / "README.md"
 START, END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
 NOTEBOOK_METADATA = ("kernelspec", "language_info")
 CELL_TIMEOUT_S = 60
+SOLUTION_HIDDEN = {"source_hidden": True, "outputs_hidden": True}
 
 
 def notebook_paths() -> list[Path]:
@@ -73,7 +74,10 @@ def cleaned(notebook: dict) -> dict:
     notebook["metadata"] = {key: metadata[key] for key in NOTEBOOK_METADATA if key in metadata}
     for cell in notebook["cells"]:
         tags = cell.get("metadata", {}).get("tags")
+        hidden = cell.get("metadata", {}).get("jupyter") == SOLUTION_HIDDEN
         cell["metadata"] = {"tags": list(tags)} if tags else {}
+        if hidden and "solution" in (tags or []):  # collapsed until a learner opens it
+            cell["metadata"]["jupyter"] = dict(SOLUTION_HIDDEN)
     return notebook
 
 

@@ -148,8 +148,9 @@ def test_every_exercise_has_a_self_check_and_a_solution(path):
         # CI runs the solutions: each must pass its own self-check.
         printed = "".join("".join(o["text"]) for o in solution["outputs"]
                           if o["output_type"] == "stream")
-        assert "✅" in printed and "❌" not in printed, f"{name}: the solution's self-check " \
-            f"said: {printed!r}"
+        passed = "✅" in printed or printed.lstrip().startswith("Right")
+        assert passed and "❌" not in printed and "Not yet" not in printed, \
+            f"{name}: the solution's self-check said: {printed!r}"
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)

@@ -36,7 +36,41 @@ def lambda_handler(event, context):
         raise ValueError("a poison record is in this batch")
 '''
 
-__all__ = ["ShardViewError", "ShardViewModel", "StreamSettings", "record_ends"]
+__all__ = ["ShardViewError", "ShardViewModel", "StreamSettings", "record_ends",
+           "stream_batches"]
+
+
+def stream_batches(lab, mapping_uuid: str, label=None) -> list[dict]:
+    """The batches a stream mapping has invoked so far, and the records it gave up on.
+
+    Each row, oldest first: ``number`` (1, 2, ...; ``"-"`` for discarded records),
+    ``shard``, ``records`` (``label(sequence_number)`` of each, the sequence number itself
+    by default), ``attempt``, ``outcome`` (``success``, ``error``, ``partial``, ...;
+    ``invoking…`` while it runs; for discarded records the condition) and ``then`` (what
+    Lambda did next: ``done``, ``retry``, ``bisect``, ``discard``, or where discarded
+    records went). Read from the lab's trace. Introduced in notebook 05.
+    """
+    label = label or (lambda sequence: sequence)
+    rows, by_batch = [], {}
+    for event in lab.trace.events("batch", mapping=mapping_uuid):
+        if event.kind == "batch.start":
+            row = {"number": event["number"], "shard": event["shard"],
+                   "records": [label(s) for s in event["sequence_numbers"]],
+                   "attempt": event["attempt"], "outcome": "invoking…", "then": "",
+                   "start": event.time, "end": None, "request_id": None}
+            by_batch[event["batch"]] = row
+            rows.append(row)
+        elif event.kind == "batch.end" and event["batch"] in by_batch:
+            by_batch[event["batch"]].update(outcome=event["outcome"], then=event["then"],
+                                            end=event.time, request_id=event["request_id"])
+        elif event.kind == "batch.discarded":
+            rows.append({"number": "-", "shard": event["shard"],
+                         "records": [label(s) for s in event["sequence_numbers"]],
+                         "attempt": event["invoke_count"], "outcome": event["condition"],
+                         "then": "to the on-failure destination" if event["delivered"]
+                         else "discarded (no destination)", "start": event.time,
+                         "end": event.time, "request_id": None})
+    return rows
 
 
 def record_ends(lab, mapping_uuid: str) -> dict[str, str]:
@@ -193,27 +227,10 @@ class ShardViewModel:
 
     def batch_rows(self, limit: int = 30) -> list[dict]:
         """The latest batches: shard, records, attempt, outcome and what Lambda did next."""
-        rows, by_batch = [], {}
-        for event in self.lab.trace.events("batch", mapping=self.mapping_uuid):
-            if event.kind == "batch.start":
-                row = {"number": event["number"], "shard": event["shard"][-3:],
-                       "records": [self._label(s) for s in event["sequence_numbers"]],
-                       "attempt": event["attempt"], "outcome": "invoking…", "then": "",
-                       "start": event.time, "end": None, "request_id": None}
-                by_batch[event["batch"]] = row
-                rows.append(row)
-            elif event.kind == "batch.end" and event["batch"] in by_batch:
-                by_batch[event["batch"]].update(outcome=event["outcome"], then=event["then"],
-                                                end=event.time,
-                                                request_id=event["request_id"])
-            elif event.kind == "batch.discarded":
-                rows.append({"number": "-", "shard": event["shard"][-3:],
-                             "records": [self._label(s) for s in event["sequence_numbers"]],
-                             "attempt": event["invoke_count"], "outcome": event["condition"],
-                             "then": "to the on-failure destination" if event["delivered"]
-                             else "discarded", "start": event.time, "end": event.time,
-                             "request_id": None})
-        return rows[-limit:]
+        rows = stream_batches(self.lab, self.mapping_uuid, self._label)[-limit:]
+        for row in rows:
+            row["shard"] = row["shard"][-3:]
+        return rows
 
     def shard_rows(self) -> list[dict]:
         """Per shard: records read, the checkpoint, the batch in flight and its attempt,
