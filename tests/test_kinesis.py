@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 import time
 
 import boto3
@@ -267,3 +268,19 @@ def test_deleting_the_mapping_stops_its_readers(lab, lambda_client, kinesis, str
         wait_for(lambda: lambda_client.get_event_source_mapping(UUID=uuid_) and False,
                  timeout=5)
     assert json.dumps(lab.trace.events("mapping.state", mapping=uuid_)[-1].fields)
+
+
+def test_stopping_the_lab_leaves_no_reader_or_slot_behind(lab, kinesis, stream, deploy):
+    arn = stream(2)
+    function = deploy(RECORDER)  # fails "bad" records: retried without end (-1)
+    lambda_client = boto3.client("lambda")
+    uuid_ = lambda_client.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=function, StartingPosition="LATEST",
+        ParallelizationFactor=3)["UUID"]
+    assert wait_state(lambda_client, uuid_, "Enabled")
+    put(kinesis, arn, "k", "bad")
+    assert wait_for(lambda: lab.trace.events("batch.end", mapping=uuid_), timeout=10)
+    lab.stop()
+    assert wait_for(lambda: not [t for t in threading.enumerate()
+                                 if t.name.startswith(("lab-shard", "lab-slot", "lab-esm"))],
+                    timeout=5)
