@@ -137,6 +137,7 @@ def test_every_event_passes_the_model(lab, kinesis, stream, deploy, mapping):
     uuid_ = mapping(EventSourceArn=arn, FunctionName=function, StartingPosition="LATEST",
                     BatchSize=10, MaximumBatchingWindowInSeconds=1)["UUID"]
     answers = [put(kinesis, arn, f"key-{i}", f"record {i}") for i in range(6)]
+    assert not lab.trace.events("invoke", source="moto")  # PutRecord invoked nothing itself
     wait_ended(lab, uuid_, 6)
     events = function_events(function)
     for event in events:
