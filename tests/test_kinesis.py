@@ -285,3 +285,21 @@ def test_stopping_the_lab_leaves_no_reader_or_slot_behind(lab, kinesis, stream, 
     assert wait_for(lambda: not [t for t in threading.enumerate()
                                  if t.name.startswith(("lab-shard", "lab-slot", "lab-esm"))],
                     timeout=5)
+
+
+def test_an_sns_topic_as_on_failure_destination_gets_the_record(lab, kinesis, stream, deploy,
+                                                                 mapping):
+    from async_support import drain, make_topic_to_queue
+
+    arn = stream(1)
+    topic, url = make_topic_to_queue("stream-failures")
+    function = deploy(RECORDER)
+    uuid_ = mapping(EventSourceArn=arn, FunctionName=function, StartingPosition="LATEST",
+                    MaximumRetryAttempts=0,
+                    DestinationConfig={"OnFailure": {"Destination": topic}})["UUID"]
+    answer = put(kinesis, arn, "k", "bad")
+    assert wait_ended(lab, uuid_, 1) == {answer["SequenceNumber"]: "RetryAttemptsExhausted"}
+    [message] = drain(url, expect=1, timeout=10)
+    record = json.loads(json.loads(message["Body"])["Message"])
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["KinesisBatchInfo"]["startSequenceNumber"] == answer["SequenceNumber"]
