@@ -44,6 +44,7 @@ from collections import deque
 
 from ..errors import LambdaApiError
 from .base import Poller, Source
+from .stream_batches import Slot
 
 STARTING_POSITIONS = ("LATEST", "AT_TIMESTAMP", "TRIM_HORIZON")
 MIN_RECORD_AGE_S = 60
@@ -258,8 +259,6 @@ class ShardReader:
     """Follows one shard in order and feeds its slots; keeps the shard's checkpoint."""
 
     def __init__(self, poller: StreamPoller, shard_id: str, iterator: str):
-        from .stream_batches import Slot  # the slots' module imports this one
-
         self.poller = poller
         self.shard_id = shard_id
         self.iterator = iterator
