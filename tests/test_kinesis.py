@@ -186,7 +186,8 @@ def test_retries_run_out_then_the_destination_gets_the_kinesis_batch_info(
     uuid_ = mapping(EventSourceArn=arn, FunctionName=function, StartingPosition="LATEST",
                     BatchSize=10, MaximumBatchingWindowInSeconds=1, MaximumRetryAttempts=2,
                     DestinationConfig={"OnFailure": {"Destination": queue_arn}})["UUID"]
-    answers = [put(kinesis, arn, "k", text) for text in ("ok", "bad", "ok")]
+    answers = kinesis.put_records(StreamARN=arn, Records=[  # one request: one read
+        {"PartitionKey": "k", "Data": text.encode()} for text in ("ok", "bad", "ok")])["Records"]
     ends = wait_ended(lab, uuid_, 3)
     assert set(ends.values()) == {"RetryAttemptsExhausted"}  # no bisect: the whole batch
     [record] = receive(url, 1)

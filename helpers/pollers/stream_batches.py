@@ -106,6 +106,11 @@ class Slot:
             self._queue.extend((record, len(json.dumps(record)) + 2) for record in records)
             self._cond.notify_all()
 
+    @property
+    def gathering(self) -> bool:
+        """True while records wait here for the batching window to close."""
+        return bool(self._queue) and self.poller.mapping.window > 0
+
     # -- batching -------------------------------------------------------------------------
 
     @property

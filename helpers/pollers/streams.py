@@ -50,6 +50,7 @@ STARTING_POSITIONS = ("LATEST", "AT_TIMESTAMP", "TRIM_HORIZON")
 MIN_RECORD_AGE_S = 60
 SHARD_REFRESH_S = 5.0  # how often new shards are looked for
 READ_ERROR_WAIT_S = 1.0
+GATHERING_READ_S = 0.1  # between reads while a slot's batching window is open
 STREAM_SETTINGS = {  # the request's field: (setting in mapping.source, default)
     "ParallelizationFactor": ("parallelization", 1),
     "BisectBatchOnFunctionError": ("bisect", False),
@@ -351,8 +352,9 @@ class ShardReader:
             if self.iterator is None:  # a closed shard, read to its end
                 self.closed = True
                 return
-            if not records:
-                poller.wait(poller.idle_read_s)
+            if not records:  # a batching window still open keeps the reader close behind
+                gathering = any(slot.gathering for slot in self.slots)
+                poller.wait(GATHERING_READ_S if gathering else poller.idle_read_s)
 
     def _hand_out(self, records: list[dict]) -> None:
         poller = self.poller
