@@ -18,6 +18,7 @@ from .playgrounds.invocation import PlaygroundError, PlaygroundModel
 from .playgrounds.routing import RoutingError, RoutingModel
 from .playgrounds.s3 import S3DemoError, S3DemoModel
 from .playgrounds.sqs import SqsPlaygroundError, SqsPlaygroundModel, mapping_batches
+from .playgrounds.streams import ShardViewError, ShardViewModel, record_ends, stream_batches
 
 
 def api_playground(lab, name: str = "api-playground"):
@@ -50,6 +51,13 @@ def s3_notifications_demo(lab, bucket: str = "s3-demo-inbox",
     return create(lab, bucket, function_name)
 
 
+def shard_view(lab, name: str = "shard-demo"):
+    """The shard view widget (notebook 13); imports ipywidgets (and plotly to draw) on use."""
+    from .widgets.streams import shard_view as create
+
+    return create(lab, name)
+
+
 def sqs_playground(lab, name: str = "orders-demo"):
     """The SQS event source mapping playground widget (notebook 06); imports ipywidgets on use."""
     from .widgets.sqs import sqs_playground as create
@@ -71,6 +79,8 @@ __all__ = [
     "RoutingModel",
     "S3DemoError",
     "S3DemoModel",
+    "ShardViewError",
+    "ShardViewModel",
     "SqsPlaygroundError",
     "SqsPlaygroundModel",
     "UnsafeEnvironmentError",
@@ -79,9 +89,12 @@ __all__ = [
     "deploy_function",
     "invocation_playground",
     "mapping_batches",
+    "record_ends",
     "routing_playground",
     "s3_notifications_demo",
+    "shard_view",
     "sqs_playground",
     "start_lab",
+    "stream_batches",
     "zip_source",
 ]

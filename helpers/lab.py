@@ -244,6 +244,7 @@ class Lab:
         threads of their own are stopped, newest first, before the Lambda service."""
         from .cloud.events_state import EventsState
         from .cloud.sns_state import SnsState
+        from .cloud.stream_fixes import register_stream_fixes
         from .front_doors.api_gateway_control import register_control_plane
         from .lambda_.api import LambdaApi
         from .lambda_.control import ControlPlane
@@ -265,6 +266,7 @@ class Lab:
         self._stoppable.append(EventBridgeRouting(service, cloud.functions, self.sender,
                                                   EventsState()).register(front))
         register_control_plane(front, cloud.apigateway)
+        register_stream_fixes(front)
 
     def _front_door(self, name: str, create):
         """The front door ``name``, started on first use with ``create()``."""

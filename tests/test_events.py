@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from datetime import datetime, timezone
 
 import pytest
 from aws_lambda_powertools.utilities.parser import models
 
 import helpers.events as events_package
 from helpers.aws import ACCOUNT_ID
-from helpers.events import apigw, apigwv2, event_bridge, s3, sns, sqs
+from helpers.events import apigw, apigwv2, dynamodb, event_bridge, kinesis, s3, sns, sqs
 
 
 def _s3():
@@ -73,8 +74,28 @@ def _event_bridge():
                                     "us-east-1", 1_700_000_000)
 
 
+def _dynamodb():
+    stream = f"arn:aws:dynamodb:us-east-1:{ACCOUNT_ID}:table/t/stream/2024-01-01T00:00:00.000"
+    record = {"eventID": "e1", "eventName": "MODIFY", "eventVersion": "1.0",
+              "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+              "dynamodb": {"ApproximateCreationDateTime": datetime(2024, 1, 1, tzinfo=timezone.utc),
+                           "Keys": {"pk": {"S": "a"}}, "NewImage": {"pk": {"S": "a"},
+                                                                   "b": {"B": b"\x00"}},
+                           "OldImage": {"pk": {"S": "a"}}, "SequenceNumber": "100",
+                           "SizeBytes": 20, "StreamViewType": "NEW_AND_OLD_IMAGES"}}
+    return {"Records": [dynamodb.dynamodb_record(record, stream, "us-east-1")]}
+
+
+def _kinesis():
+    record = {"Data": b"hello", "PartitionKey": "k", "SequenceNumber": "4900000001",
+              "ApproximateArrivalTimestamp": datetime(2024, 1, 1, tzinfo=timezone.utc)}
+    return {"Records": [kinesis.kinesis_record(
+        record, "shardId-000000000000", f"arn:aws:kinesis:us-east-1:{ACCOUNT_ID}:stream/s",
+        "us-east-1", f"arn:aws:iam::{ACCOUNT_ID}:role/r")]}
+
+
 EXAMPLES = {"s3": _s3, "sqs": _sqs, "apigw": _apigw, "apigwv2": _apigwv2, "sns": _sns,
-            "event_bridge": _event_bridge}
+            "event_bridge": _event_bridge, "dynamodb": _dynamodb, "kinesis": _kinesis}
 MODULES = sorted(info.name for info in pkgutil.iter_modules(events_package.__path__))
 
 

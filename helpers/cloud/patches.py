@@ -141,6 +141,66 @@ def _lab_delivers_to(protocols):
         return publish
 
     return make
+def _stream_records_only(original, seams):
+    """A DynamoDB stream keeps every change while it is enabled, numbered in order."""
+
+    def add(shard, old, new):
+        spec = shard.table.stream_specification or {}
+        if not spec.get("StreamEnabled"):
+            return  # a disabled stream stays readable and takes no new records
+        from moto.dynamodb.models.table import StreamRecord
+
+        with _STREAM_LOCK:
+            number = shard.starting_sequence_number + len(shard.items)
+            shard.items.append(StreamRecord(shard.table, spec["StreamViewType"],
+                                            "INSERT" if old is None else
+                                            "REMOVE" if new is None else "MODIFY",
+                                            old, new, number))
+
+    return add
+
+
+def _streams_enabled_and_disabled(original, seams):
+    def update_table_streams(backend, table, specification):
+        enable = bool(specification.get("StreamEnabled"))
+        current = table.stream_specification or {}
+        if enable and current.get("StreamEnabled"):
+            from moto.dynamodb.exceptions import StreamAlreadyEnabledException
+
+            raise StreamAlreadyEnabledException
+        if enable:  # a new stream, with a new label and ARN
+            table.set_stream_specification(dict(specification))
+        elif current.get("StreamEnabled"):
+            table.stream_specification = {**current, "StreamEnabled": False}
+
+    return update_table_streams
+
+
+_STREAM_LOCK = threading.Lock()
+_KINESIS_FIRST = 49_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000
+_kinesis_numbers = itertools.count(1)
+
+
+def _kinesis_numbered(original, seams):
+    """Sequence numbers as Kinesis gives them: long, unique in the stream, increasing."""
+
+    def put_record(shard, partition_key, data, explicit_hash_key):
+        from moto.kinesis.models import Record
+
+        with _STREAM_LOCK:
+            number = _KINESIS_FIRST + next(_kinesis_numbers)
+            shard.records[number] = Record(partition_key, data, number, explicit_hash_key)
+        return str(number)
+
+    return put_record
+
+
+def _kinesis_read_locked(original, seams):
+    def get_records(shard, last_sequence_id, limit):
+        with _STREAM_LOCK:
+            return original(shard, last_sequence_id, limit)
+
+    return get_records
 
 
 _LAMBDA = "moto.awslambda.models"
@@ -193,6 +253,22 @@ PATCHES = (
     Patch("sns", f"{_SNS}.SNSBackend", "_validate_filter_policy", ("self", "value", "scope"),
           "moto refuses valid filter policies (cidr, for one); the lab checks them at the "
           "front before moto stores them (push/sns.py)", _nothing),
+    Patch("dynamodb", "moto.dynamodb.models.table.StreamShard", "add", ("self", "old", "new"),
+          "moto invokes the functions it maps itself inside PutItem and then forgets the "
+          "shard's records (sequence numbers start again); the lab's pollers read the stream "
+          "with GetRecords, and a disabled stream takes no new records", _stream_records_only),
+    Patch("dynamodb", "moto.dynamodb.models.DynamoDBBackend", "update_table_streams",
+          ("self", "table", "stream_specification"),
+          "moto forgets a disabled stream's view type (DescribeStream and PutItem then fail) "
+          "and refuses to enable a stream again", _streams_enabled_and_disabled),
+    Patch("kinesis", "moto.kinesis.models.Shard", "put_record",
+          ("self", "partition_key", "data", "explicit_hash_key"),
+          "moto numbers a shard's records 1, 2, ... without a lock: concurrent writers can "
+          "get the same number, and a reader can fail while a writer appends",
+          _kinesis_numbered),
+    Patch("kinesis", "moto.kinesis.models.Shard", "get_records",
+          ("self", "last_sequence_id", "limit"),
+          "GetRecords reads the shard under the lock its writers hold", _kinesis_read_locked),
 )
 
 # Attributes of moto objects the replacements above use.
@@ -200,6 +276,7 @@ RELIED_ON = {
     f"{_SQS}.Queue": ("_messages_lock", "_pending_messages", "fifo_queue",
                       "message_retention_period"),
     f"{_SQS}.Message": ("visible_at", "delayed_until", "sent_timestamp", "sequence_number"),
+    "moto.kinesis.models.Shard": ("records",),
 }
 
 
@@ -311,4 +388,6 @@ def _sample(cls):
         return cls("lab-self-check", "us-east-1", "123456789012")
     if cls.__name__ == "Message":
         return cls("lab-self-check", "body")
+    if cls.__name__ == "Shard":
+        return cls(0, 0, 2**128)
     return None

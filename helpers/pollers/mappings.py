@@ -3,7 +3,9 @@
 ``create_event_source_mapping`` connects a queue or a stream to a function. The lab
 answers that API (and Get, List, Update, Delete) at its front, with AWS's validation
 and states, and runs one poller per enabled mapping. Each kind of source is a
-``Source`` (``helpers.pollers.base``): SQS queues in ``helpers.pollers.sqs``. A
+``Source`` (``helpers.pollers.base``): SQS queues in ``helpers.pollers.sqs``, DynamoDB
+streams and Kinesis data streams in ``helpers.pollers.dynamodb_streams`` and
+``helpers.pollers.kinesis`` (on ``helpers.pollers.streams``). A
 mapping moves through the states Lambda reports::
 
     Creating -> Enabled                  (or Disabled, when created with Enabled=False)
@@ -42,7 +44,9 @@ from dataclasses import dataclass, field
 from ..aws import parse_arn
 from ..errors import LambdaApiError
 from ..server import Response
+from .dynamodb_streams import DynamoDBStreamsSource
 from .filters import FilterPatternError, parse_filter_criteria
+from .kinesis import KinesisSource
 from .sqs import SqsSource
 
 REASON = "USER_INITIATED"
@@ -50,7 +54,13 @@ MAX_BATCH = 10_000
 MAX_WINDOW_S = 300
 MAX_CONCURRENCY_RANGE = (2, 1000)
 RESPONSE_TYPES = ("ReportBatchItemFailures",)
-SOURCES = (SqsSource,)  # the kinds of event source the lab polls
+SOURCES = (SqsSource, DynamoDBStreamsSource, KinesisSource)  # the kinds the lab polls
+STREAM_RANGES = {  # request field: (member in AWS's validation message, lowest, highest)
+    "ParallelizationFactor": ("parallelizationFactor", 1, 10),
+    "MaximumRetryAttempts": ("maximumRetryAttempts", -1, 10_000),
+    "MaximumRecordAgeInSeconds": ("maximumRecordAgeInSeconds", -1, 604_800),
+    "TumblingWindowInSeconds": ("tumblingWindowInSeconds", 0, 900),
+}
 NOT_FOUND = "The resource you requested does not exist."
 
 __all__ = ["EventSourceMappings", "Mapping", "SOURCES"]
@@ -210,11 +220,14 @@ class EventSourceMappings:
         with self._lock:
             for other in self._mappings.values():
                 if other.source_arn == source_arn and other.function_arn == function_arn:
+                    first = (f'An event source mapping with {source.kind.upper()} arn (" '
+                             f'{source_arn} ") and function (" {spec.name} ") already exists.'
+                             if source.kind == "sqs" else
+                             f'The event source arn (" {source_arn} ") and function '
+                             f'(" {spec.name} ") provided mapping already exists.')
                     raise LambdaApiError(
                         409, "ResourceConflictException",
-                        f'An event source mapping with {source.kind.upper()} arn (" '
-                        f'{source_arn} ") and function (" {spec.name} ") already exists. '
-                        f"Please update or delete the existing mapping with UUID "
+                        f"{first} Please update or delete the existing mapping with UUID "
                         f"{other.uuid}",
                     )
             self._mappings[mapping.uuid] = mapping
@@ -390,6 +403,12 @@ class EventSourceMappings:
                      else f"less than or equal to {high}")
             raise _constraint(concurrency, "scalingConfig.maximumConcurrency",
                               f"Member must have value {bound}")
+        for name, (member, low, high) in STREAM_RANGES.items():
+            value = body.get(name)
+            if value is not None and not low <= value <= high:
+                bound = (f"greater than or equal to {low}" if value < low
+                         else f"less than or equal to {high}")
+                raise _constraint(value, member, f"Member must have value {bound}")
         types = body.get("FunctionResponseTypes")
         if types is not None and (len(types) > 1 or any(t not in RESPONSE_TYPES for t in types)):
             raise _constraint(

@@ -1,0 +1,196 @@
+"""The shard view widget: a thin view over ``ShardViewModel``.
+
+    view = helpers.shard_view(lab)       # shows the widget
+    view.poison.value = True             # drive it from code, as a learner would
+    view.put_button.click()
+    view.wait()                          # until every shard has caught up
+    view.timeline()                      # the batches on their shards, as a plotly chart
+
+Controls for the batch size, bisect and the retry budget, how many records to put and
+whether one is poison. Tabs: each shard (records waiting, the checkpoint, the batch in
+flight and its attempt, iterator age), the batches and what Lambda did after each, and a
+timeline of batches per shard. Introduced in notebook 13.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+
+import ipywidgets as widgets
+
+from ..playgrounds.streams import MAX_PUT, ShardViewModel
+
+OUTCOME_COLORS = {"success": "#43a047", "error": "#e53935", "partial": "#fb8c00",
+                  "invoking…": "#1e88e5", "RetryAttemptsExhausted": "#8e24aa",
+                  "RecordAgeExceeded": "#6d4c41"}
+REFRESH_S = 0.5
+
+__all__ = ["ShardView", "ShardTimeline", "shard_view"]
+
+
+def shard_view(lab, name: str = "shard-demo") -> ShardView:
+    """Create the shard view for ``lab`` (a stream of two shards, a function, a mapping)."""
+    return ShardView(ShardViewModel(lab, name))
+
+
+def _table(rows: list[dict], columns: list[tuple[str, str]], empty: str) -> str:
+    if not rows:
+        return f"<p style='color:var(--jp-ui-font-color2, #616161)'>{html.escape(empty)}</p>"
+    cell = "padding:2px 8px;border-bottom:1px solid var(--jp-border-color2, #e0e0e0)"
+    head = "".join(f"<th style='{cell}'>{html.escape(t)}</th>" for _, t in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td style='{cell}'>{html.escape(_text(row.get(k)))}</td>"
+                         for k, _ in columns) + "</tr>" for row in rows)
+    return f"<table style='border-collapse:collapse'><tr>{head}</tr>{body}</table>"
+
+
+def _text(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "-"
+    return "" if value is None else str(value)
+
+
+class ShardTimeline:
+    """The batches per shard against time: plotly in JupyterLab, a table elsewhere."""
+
+    def __init__(self, rows: list[dict]):
+        self.rows = [row for row in rows if row["number"] != "-"]
+
+    def figure(self):
+        import plotly.graph_objects as go  # imported on use: only drawing needs it
+
+        origin = min((row["start"] for row in self.rows), default=0.0)
+        now = time.time()
+        fig = go.Figure()
+        for outcome, color in OUTCOME_COLORS.items():
+            rows = [row for row in self.rows if row["outcome"] == outcome]
+            if rows:
+                fig.add_trace(go.Bar(
+                    name=outcome, orientation="h", y=[f"shard {r['shard']}" for r in rows],
+                    base=[r["start"] - origin for r in rows],
+                    x=[max((r["end"] or now) - r["start"], 0.02) for r in rows],
+                    marker={"color": color}, text=[f"#{r['number']} try {r['attempt']}"
+                                                   for r in rows],
+                    textposition="inside",
+                    hovertext=[", ".join(r["records"]) for r in rows]))
+        fig.update_layout(title={"text": "Batches per shard", "font": {"size": 13}},
+                          barmode="overlay", height=220, margin={"l": 80, "r": 20, "t": 40,
+                                                                 "b": 40},
+                          xaxis={"title": {"text": "seconds"}},
+                          paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+        return fig
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        table = _table(self.rows, [("shard", "Shard"), ("number", "#"), ("records", "Records"),
+                                   ("attempt", "Attempt"), ("outcome", "Outcome")],
+                       "No batch yet.")
+        if not self.rows:
+            return {"text/html": table, "text/plain": "No batch yet."}
+        import json
+
+        import plotly.io as pio
+
+        return {"application/vnd.plotly.v1+json": json.loads(pio.to_json(self.figure())),
+                "text/html": table, "text/plain": f"{len(self.rows)} batch(es)"}
+
+
+class ShardView(widgets.VBox):
+    """Controls bound to a ShardViewModel, and views that refresh while records move."""
+
+    title = "Shard view"
+
+    def __init__(self, model: ShardViewModel):
+        self.model = model
+        s = model.settings
+        style = {"description_width": "120px"}
+        self.batch_size = widgets.IntSlider(value=s.batch_size, min=1, max=20,
+                                            description="Batch size", style=style)
+        self.max_retries = widgets.IntSlider(value=s.max_retries, min=-1, max=5,
+                                             description="Retries (-1: ∞)", style=style)
+        self.bisect = widgets.Checkbox(value=s.bisect, description="Bisect on error")
+        self.count = widgets.BoundedIntText(value=6, min=1, max=MAX_PUT, description="Records",
+                                            layout=widgets.Layout(width="160px"))
+        self.poison = widgets.Checkbox(value=False, description="one poison record")
+        self.put_button = widgets.Button(description="Put records", button_style="primary")
+        self.message = widgets.HTML()
+        self.shards = widgets.HTML()
+        self.batches = widgets.HTML()
+        self.timeline_pane = widgets.Output()
+        self.put_button.on_click(self._on_put)
+        tabs = widgets.Tab(children=[self.shards, self.batches, self.timeline_pane])
+        for index, title in enumerate(("Shards", "Batches", "Timeline")):
+            tabs.set_title(index, title)
+        controls = widgets.VBox([self.batch_size, self.max_retries, self.bisect,
+                                 widgets.HBox([self.count, self.poison, self.put_button]),
+                                 self.message])
+        super().__init__([controls, tabs])
+        self._worker = None
+        self._closed = threading.Event()
+        self._drawn = None
+        threading.Thread(target=self._refresh_loop, daemon=True, name="lab-shard-view").start()
+        self.refresh()
+
+    def _on_put(self, _button=None) -> None:
+        if self._worker is not None and self._worker.is_alive():
+            self.message.value = "Still putting the last records."
+            return
+        s = self.model.settings
+        s.batch_size, s.max_retries = int(self.batch_size.value), int(self.max_retries.value)
+        s.bisect = bool(self.bisect.value)
+        count = int(self.count.value)
+        poison = (count + 1) // 2 if self.poison.value else None
+        self.message.value = f"Putting {count} records …"
+        self._worker = threading.Thread(target=self._put, args=(count, poison), daemon=True)
+        self._worker.start()
+
+    def _put(self, count, poison) -> None:
+        try:
+            self.model.put(count, poison)
+            self.message.value = f"Put {count} records" + (
+                f", record {poison} of them poison." if poison else ".")
+        except Exception as error:  # Lambda's validation errors, for example
+            self.message.value = f"✗ {html.escape(str(error))}"
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """For code cells: until the put finished and every shard caught up."""
+        if self._worker is not None:
+            self._worker.join(timeout)
+        if not self.model.wait(timeout):
+            raise TimeoutError(f"The shards had not caught up after {timeout:g} s "
+                               "(a poison record with unlimited retries holds its shard).")
+        self.refresh()
+
+    def timeline(self) -> ShardTimeline:
+        return ShardTimeline(self.model.batch_rows())
+
+    def refresh(self) -> None:
+        try:
+            self.shards.value = _table(self.model.shard_rows(), [
+                ("shard", "Shard"), ("waiting", "Records not yet ended"),
+                ("checkpoint", "Checkpoint after"), ("in_flight", "Batch in flight"),
+                ("attempt", "Attempt"), ("iterator_age_ms", "Iterator age (ms)")],
+                "The mapping is starting.")
+            rows = self.model.batch_rows()
+            self.batches.value = _table(rows, [
+                ("shard", "Shard"), ("number", "#"), ("records", "Records"),
+                ("attempt", "Attempt"), ("outcome", "Outcome"), ("then", "Then")],
+                "No batch yet: press Put records.")
+            key = [(r["number"], r["outcome"]) for r in rows]
+            if key != self._drawn:
+                self.timeline_pane.outputs = ({"output_type": "display_data", "metadata": {},
+                                               "data": self.timeline()._repr_mimebundle_()},)
+                self._drawn = key
+        except Exception as error:  # the lab stopped, or the clean-up deleted the stream
+            self.message.value = f"Could not refresh: {html.escape(str(error))}"
+
+    def _refresh_loop(self) -> None:
+        while not self._closed.wait(REFRESH_S):
+            if not self.model.lab.running:
+                return
+            self.refresh()
+
+    def close(self) -> None:
+        self._closed.set()
+        super().close()

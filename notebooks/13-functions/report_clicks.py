@@ -1,0 +1,13 @@
+import base64
+import json
+
+PAGES = {"home", "shoes", "cart"}
+
+
+def lambda_handler(event, context):
+    for record in event["Records"]:
+        click = json.loads(base64.b64decode(record["kinesis"]["data"]))
+        if click["page"] not in PAGES:  # stop here: this one and the rest are retried
+            return {"batchItemFailures": [{"itemIdentifier": record["kinesis"]["sequenceNumber"]}]}
+        print(f"counted {click['user']} {click['page']}")
+    return {"batchItemFailures": []}
