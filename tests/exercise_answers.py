@@ -231,6 +231,65 @@ apigateway.create_deployment(restApiId=api_id, stageName="prod")
              EVENTS_RULE.format(pattern='{"source": ["shop.web"], "detail-type": ["Return Requested"], "detail": {"reason": [{"anything-but": ["damaged"]}]}}') + EVENTS_PERMISSION),
         ],
     },
+    "05-dynamodb-streams": {
+        1: [
+            ('only MODIFY events, whatever the status', """
+cancellations = {"eventName": ["MODIFY"]}
+"""),
+            ("the status without DynamoDB's type key", """
+cancellations = {"dynamodb": {"NewImage": {"status": ["cancelled"]}}}
+"""),
+            ('the status, but not only MODIFY events', """
+cancellations = {"dynamodb": {"NewImage": {"status": {"S": ["cancelled"]}}}}
+"""),
+        ],
+        2: [
+            ('bisect only: the poison record is still retried for ever', """
+lambda_client.update_event_source_mapping(UUID=orders_mapping, BisectBatchOnFunctionError=True)
+"""),
+            ('fewer retries, but no bisect', """
+lambda_client.update_event_source_mapping(UUID=orders_mapping, MaximumRetryAttempts=1)
+"""),
+            ('bisect and fewer retries, but no on-failure destination', """
+lambda_client.update_event_source_mapping(UUID=orders_mapping, BisectBatchOnFunctionError=True, MaximumRetryAttempts=1, DestinationConfig={"OnFailure": {}})
+"""),
+        ],
+    },
+    "13-kinesis-data-streams": {
+        1: [
+            ('every key on the first shard', """
+def shard_for(partition_key, shards):
+    return shards[0]["ShardId"]
+"""),
+            ("the key's length instead of its MD5 hash", """
+def shard_for(partition_key, shards):
+    return shards[len(partition_key) % len(shards)]["ShardId"]
+"""),
+            ("the hash modulo the number of shards, not the shards' hash ranges", """
+def shard_for(partition_key, shards):
+    number = int(hashlib.md5(partition_key.encode()).hexdigest(), 16)
+    return shards[number % len(shards)]["ShardId"]
+"""),
+        ],
+        2: [
+            ("the window's state thrown away", """
+def click_totals(event, context):
+    totals = {}
+    for record in event["Records"]:
+        user = json.loads(base64.b64decode(record["kinesis"]["data"]))["user"]
+        totals[user] = totals.get(user, 0) + 1
+    return {"state": totals}
+"""),
+            ('totals returned without the state key', """
+def click_totals(event, context):
+    totals = dict(event.get("state") or {})
+    for record in event["Records"]:
+        user = json.loads(base64.b64decode(record["kinesis"]["data"]))["user"]
+        totals[user] = totals.get(user, 0) + 1
+    return totals
+"""),
+        ],
+    },
 }
 
 RESET: dict[str, dict[int, str]] = {
@@ -259,5 +318,22 @@ apigateway.create_deployment(restApiId=api_id, stageName="prod")
     except lambda_client.exceptions.ResourceNotFoundException:
         pass
     ''',
+    },
+    "05-dynamodb-streams": {
+        1: """
+globals().pop("cancellations", None)
+""",
+        2: """
+lambda_client.update_event_source_mapping(UUID=orders_mapping, BisectBatchOnFunctionError=False, MaximumRetryAttempts=2, DestinationConfig={"OnFailure": {"Destination": failures_arn}})
+wait_until_enabled(orders_mapping)
+""",
+    },
+    "13-kinesis-data-streams": {
+        1: """
+globals().pop("shard_for", None)
+""",
+        2: """
+globals().pop("click_totals", None)
+""",
     },
 }
