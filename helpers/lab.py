@@ -161,6 +161,7 @@ class Lab:
         """Each integration registers its answers and hooks at the front; those with
         threads of their own are stopped, newest first, before the Lambda service."""
         from .front_doors.api_gateway_control import register_control_plane
+        from .front_doors.ses import SesReceiving
         from .lambda_.api import LambdaApi
         from .pollers.mappings import EventSourceMappings
         from .push.s3 import S3Notifications
@@ -174,6 +175,7 @@ class Lab:
         self._stoppable.append(self.event_source_mappings)
         S3Notifications(service, cloud.functions, self.sender, cloud.s3).register(front)
         register_control_plane(front, cloud.apigateway)
+        self._ses = SesReceiving(service, cloud.functions, self.sender, self.region).register(front)
 
     def _front_door(self, name: str, create):
         """The front door ``name``, started on first use with ``create()``."""
@@ -358,3 +360,9 @@ class Lab:
         in AWS.
         """
         return self.api_gateway.url_for(api_id, stage)
+
+    def smtp_address(self) -> tuple[str, int]:
+        """``("127.0.0.1", port)`` of the lab's SES inbound SMTP endpoint (notebook 09):
+        ``smtplib.SMTP(*lab.smtp_address()).send_message(message)`` delivers mail to the
+        active receipt rule set (``helpers.front_doors.ses``)."""
+        return self._front_door("ses", self._ses.start).address

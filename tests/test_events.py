@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.parser import models
 
 import helpers.events as events_package
 from helpers.aws import ACCOUNT_ID
-from helpers.events import apigw, apigwv2, s3, sqs
+from helpers.events import apigw, apigwv2, s3, ses, sqs
 
 
 def _s3():
@@ -54,7 +54,25 @@ def _apigwv2():
         request_id="id", epoch_ms=1_700_000_000_000, source_ip="127.0.0.1")
 
 
-EXAMPLES = {"s3": _s3, "sqs": _sqs, "apigw": _apigw, "apigwv2": _apigwv2}
+def _ses():
+    raw = (b"From: Alice <alice@example.org>\r\nTo: Bob <bob@example.com>, carol@example.com\r\n"
+           b"Subject: =?utf-8?q?Caf=C3=A9?=\r\nDate: Mon, 5 Aug 2019 21:29:57 +0000\r\n"
+           b"Message-ID: <1@example.org>\r\n\r\nHello\r\n")
+    mail = ses.mail_object(message_id=ses.new_message_id(), source="alice@example.org",
+                           headers=ses.parse_headers(raw), received_at=1_700_000_000.0)
+    receipt = ses.receipt_object(
+        recipients=["bob@example.com"], received_at=1_700_000_000.0, triggered_at=1_700_000_000.2,
+        verdicts=dict.fromkeys(ses.VERDICTS, "PASS"),
+        action={"type": "Lambda", "invocationType": "Event",
+                "functionArn": f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:f"})
+    event = ses.lambda_event(mail, receipt)
+    common = event["Records"][0]["ses"]["mail"]["commonHeaders"]
+    assert common["subject"] == "Café" and common["to"] == ["Bob <bob@example.com>",
+                                                             "carol@example.com"]
+    return event
+
+
+EXAMPLES = {"s3": _s3, "ses": _ses, "sqs": _sqs, "apigw": _apigw, "apigwv2": _apigwv2}
 MODULES = sorted(info.name for info in pkgutil.iter_modules(events_package.__path__))
 
 
