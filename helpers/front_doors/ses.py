@@ -13,8 +13,9 @@ address of an SMTP server on 127.0.0.1 that acts as SES's inbound endpoint
   (``AddHeader``, ``S3``, ``SNS``, ``Lambda``, ``Bounce``, ``Stop``). A Lambda action
   with ``InvocationType`` ``Event`` (the default) goes through Lambda's asynchronous queue
   and the next action runs at once; ``RequestResponse`` waits up to 30 seconds for the
-  function, whose ``{"disposition": "STOP_RULE" | "STOP_RULE_SET" | "CONTINUE"}`` decides
-  what runs next (anything else continues)
+  function (a wait ``lab.speedup`` shortens, as AWS does not let you change it), whose
+  ``{"disposition": "STOP_RULE" | "STOP_RULE_SET" | "CONTINUE"}`` decides what runs
+  next (anything else continues)
   (https://docs.aws.amazon.com/ses/latest/dg/receiving-email-action-lambda.html).
 
 The verdicts are decided in ``helpers.front_doors.ses_rules``; the events are built in
@@ -376,7 +377,7 @@ class SesReceiving(PushSource):
         self._note(context["message"], context["rule"].name, position, "Bounce", "bounced",
                    reason="the lab sends no mail: the bounce to "
                           f"{context['message'].source} is recorded here",
-                   notified=notified, **bounce)
+                   notified=notified, bounce=bounce)
 
     def _action_lambda(self, context, position, settings):
         message, rule = context["message"], context["rule"]
@@ -416,17 +417,18 @@ class SesReceiving(PushSource):
         self.trace.record("invoke", request_id=request_id, function=spec.arn,
                           version=spec.version, invocation_type="RequestResponse",
                           source=self.name, ses_message_id=details["message_id"])
+        waits = self.service.clock.lab_seconds(REQUEST_RESPONSE_TIMEOUT_S)  # AWS's 30 s, scaled
         try:
             outcome = self.invoke_with_timeout(
-                spec, json.dumps(event).encode(), invoked, request_id,
-                REQUEST_RESPONSE_TIMEOUT_S,
+                spec, json.dumps(event).encode(), invoked, request_id, waits,
                 on_abandoned=lambda result, error, late: self.trace.record(
                     "ses.abandoned", message_id=details["message_id"], request_id=request_id,
                     function=spec.arn, seconds_after=round(late, 3)))
         except TimedOut:
             self.trace.record(self.record, outcome="timed out", request_id=request_id,
-                              reason=f"no answer in {REQUEST_RESPONSE_TIMEOUT_S} s: the lab "
-                                     "continues with the next action", **record)
+                              reason=f"no answer in {REQUEST_RESPONSE_TIMEOUT_S} s (the lab "
+                                     f"waited {waits:g} s): the lab continues with the next "
+                                     "action", **record)
             return "CONTINUE"
         except LambdaApiError as error:
             self.trace.record(self.record, outcome="not delivered", request_id=request_id,
