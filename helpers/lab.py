@@ -7,8 +7,8 @@ credentials and config files are never read, so plain ``boto3.client(...)`` call
 anywhere in the kernel reach the lab and never AWS. Then it starts the Lambda service
 and connects the integrations to the front: the Lambda API (``helpers.lambda_.api``),
 event source mappings (``helpers.pollers``), S3 notifications (``helpers.push``) and,
-on first use, API Gateway (``helpers.front_doors``). ``lab.stop()`` stops everything
-and puts the previous environment back. Introduced in 00-welcome.
+on first use, API Gateway and SES's SMTP endpoint (``helpers.front_doors``).
+``lab.stop()`` stops everything and puts the previous environment back. Introduced in 00-welcome.
 
 moto is imported only here, when a lab starts (``import helpers`` loads none of it).
 """

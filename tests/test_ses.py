@@ -512,3 +512,26 @@ def test_stop_closes_the_endpoint_and_its_threads():
     while [t.name for t in threading.enumerate() if t.name.startswith("lab-ses")]:
         assert time.monotonic() < deadline, "an SES thread outlived lab.stop()"
         time.sleep(0.05)
+
+
+def test_a_message_the_lab_stops_under_ends_with_a_record_of_why():
+    if helpers.lab._current is not None:
+        helpers.lab._current.stop()
+    lab = helpers.start_lab()
+    ses = boto3.client("ses")
+    ses.verify_domain_identity(Domain="stop.example")
+    lab.deploy("slow-judge", "import time\ndef lambda_handler(e, c):\n    time.sleep(5)\n",
+               timeout=10)
+    boto3.client("lambda").add_permission(
+        FunctionName="slow-judge", StatementId="ses", Action="lambda:InvokeFunction",
+        Principal="ses.amazonaws.com", SourceAccount=ACCOUNT)
+    ses.create_receipt_rule_set(RuleSetName="s")
+    ses.set_active_receipt_rule_set(RuleSetName="s")
+    add_rule(ses, "s", "judge", [lambda_action(
+        f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:slow-judge", "RequestResponse")])
+    ids = [deliver(lab, message("a@stop.example")) for _ in range(6)]  # more than the workers
+    lab.stop()
+    ended = {record["message_id"]: record for record in lab.trace.events("ses.processed")}
+    assert set(ids) <= set(ended), "a message ended without a record"
+    assert {ended[i]["outcome"] for i in ids} == {"dropped"}
+    assert all(ended[i]["reason"] for i in ids)

@@ -142,8 +142,9 @@ class SesReceiving(PushSource):
             self.smtp.stop()
         for _ in self._workers:
             self._inbox.put(None)
-        for worker in self._workers:
-            worker.join(timeout=1)
+        deadline = time.monotonic() + 1  # a worker waiting for a function ends with the
+        for worker in self._workers:     # Lambda service, which the lab stops next
+            worker.join(timeout=max(deadline - time.monotonic(), 0))
         with self._lock:
             left = list(self._pending.values())
         for message in left:
