@@ -15,6 +15,7 @@ from .lab import Lab, current_lab, start_lab
 from .playgrounds.api_gateway import ApiPlaygroundError, ApiPlaygroundModel
 from .playgrounds.base import PlaygroundInputError, PlaygroundTimeoutError
 from .playgrounds.invocation import PlaygroundError, PlaygroundModel
+from .playgrounds.mailbox import MailboxError, MailboxModel
 from .playgrounds.routing import RoutingError, RoutingModel
 from .playgrounds.s3 import S3DemoError, S3DemoModel
 from .playgrounds.sqs import SqsPlaygroundError, SqsPlaygroundModel, mapping_batches
@@ -41,6 +42,11 @@ def routing_playground(lab, prefix: str = "routing-demo"):
     from .widgets.routing import routing_playground as create
 
     return create(lab, prefix)
+def mailbox_view(lab, name: str = "mailbox-demo"):
+    """The SES mailbox playground widget (notebook 09); imports ipywidgets on use."""
+    from .widgets.mailbox import mailbox_view as create
+
+    return create(lab, name)
 
 
 def s3_notifications_demo(lab, bucket: str = "s3-demo-inbox",
@@ -71,6 +77,8 @@ __all__ = [
     "DeployError",
     "Lab",
     "LabError",
+    "MailboxError",
+    "MailboxModel",
     "PlaygroundError",
     "PlaygroundInputError",
     "PlaygroundModel",
@@ -88,6 +96,7 @@ __all__ = [
     "current_lab",
     "deploy_function",
     "invocation_playground",
+    "mailbox_view",
     "mapping_batches",
     "record_ends",
     "routing_playground",

@@ -7,8 +7,8 @@ credentials and config files are never read, so plain ``boto3.client(...)`` call
 anywhere in the kernel reach the lab and never AWS. Then it starts the Lambda service
 and connects the integrations to the front: the Lambda API (``helpers.lambda_.api``),
 event source mappings (``helpers.pollers``), S3 notifications (``helpers.push``) and,
-on first use, API Gateway (``helpers.front_doors``). ``lab.stop()`` stops everything
-and puts the previous environment back. Introduced in 00-welcome.
+on first use, API Gateway and SES's SMTP endpoint (``helpers.front_doors``).
+``lab.stop()`` stops everything and puts the previous environment back. Introduced in 00-welcome.
 
 moto is imported only here, when a lab starts (``import helpers`` loads none of it).
 """
@@ -246,6 +246,7 @@ class Lab:
         from .cloud.sns_state import SnsState
         from .cloud.stream_fixes import register_stream_fixes
         from .front_doors.api_gateway_control import register_control_plane
+        from .front_doors.ses import SesReceiving
         from .lambda_.api import LambdaApi
         from .lambda_.control import ControlPlane
         from .pollers.mappings import EventSourceMappings
@@ -267,6 +268,8 @@ class Lab:
                                                   EventsState()).register(front))
         register_control_plane(front, cloud.apigateway)
         register_stream_fixes(front)
+        self._ses = SesReceiving(service, cloud.functions, self.sender,
+                                 self.region).register(front)
 
     def _front_door(self, name: str, create):
         """The front door ``name``, started on first use with ``create()``."""
@@ -447,3 +450,9 @@ class Lab:
         in AWS.
         """
         return self.api_gateway.url_for(api_id, stage)
+
+    def smtp_address(self) -> tuple[str, int]:
+        """``("127.0.0.1", port)`` of the lab's SES inbound SMTP endpoint (notebook 09):
+        ``smtplib.SMTP(*lab.smtp_address()).send_message(message)`` delivers mail to the
+        active receipt rule set (``helpers.front_doors.ses``)."""
+        return self._front_door("ses", self._ses.start).address

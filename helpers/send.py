@@ -40,7 +40,7 @@ class Sender:
                 self._queue_urls[queue_arn] = url
         return url
 
-    def send(self, target: str, body: str, *, attributes: dict | None = None,
+    def send(self, target: str, body: str | bytes, *, attributes: dict | None = None,
              subject: str | None = None, source: str | None = None,
              detail_type: str | None = None, resources: list | None = None,
              key: str | None = None) -> None:
@@ -48,7 +48,7 @@ class Sender:
 
         ``attributes``: SQS / SNS message attributes (``{"Name": {"DataType": ...,
         "StringValue": ...}}``); ``source``, ``detail_type`` and ``resources``: the
-        EventBridge entry's; ``key``: the S3 object's key.
+        EventBridge entry's; ``key``: the S3 object's key (an S3 object may be bytes).
         """
         arn = parse_arn(target)
         if arn is None:
@@ -75,8 +75,8 @@ class Sender:
             elif arn.service == "s3":
                 if not key:
                     raise DeliveryError("an S3 destination needs an object key")
-                self.clients.client("s3").put_object(Bucket=arn.resource, Key=key,
-                                                     Body=body.encode())
+                data = body if isinstance(body, bytes) else body.encode()
+                self.clients.client("s3").put_object(Bucket=arn.resource, Key=key, Body=data)
             else:
                 raise DeliveryError(f"the lab cannot deliver to {arn.service} targets")
         except DeliveryError:

@@ -290,6 +290,53 @@ def click_totals(event, context):
 """),
         ],
     },
+    "09-ses-email-receiving": {
+        1: [
+            ("enabled, but still the domain itself", """
+ses.update_receipt_rule(RuleSetName="shop-inbound", Rule={
+    "Name": "partners", "Enabled": True, "Recipients": ["shop.example"],
+    "Actions": [{"LambdaAction": {"FunctionArn": classify_arn, "InvocationType": "Event"}}]})
+"""),
+            ("the subdomains, but still disabled", """
+ses.update_receipt_rule(RuleSetName="shop-inbound", Rule={
+    "Name": "partners", "Recipients": [".shop.example"],
+    "Actions": [{"LambdaAction": {"FunctionArn": classify_arn, "InvocationType": "Event"}}]})
+"""),
+            ("a wildcard instead of a leading dot", """
+ses.update_receipt_rule(RuleSetName="shop-inbound", Rule={
+    "Name": "partners", "Enabled": True, "Recipients": ["*.shop.example"],
+    "Actions": [{"LambdaAction": {"FunctionArn": classify_arn, "InvocationType": "Event"}}]})
+"""),
+            ("the domain and its subdomains", """
+ses.update_receipt_rule(RuleSetName="shop-inbound", Rule={
+    "Name": "partners", "Enabled": True, "Recipients": ["shop.example", ".shop.example"],
+    "Actions": [{"LambdaAction": {"FunctionArn": classify_arn, "InvocationType": "Event"}}]})
+"""),
+        ],
+        2: [
+            ("deployed again without a change", 'lab.deploy("spam-filter", "09-functions/spam_filter.py")'),
+            ("STOP_RULE instead of STOP_RULE_SET", """
+Path("09-functions/spam_filter.py").write_text(
+    "def lambda_handler(event, context):\\n"
+    "    receipt = event['Records'][0]['ses']['receipt']\\n"
+    "    if receipt['dmarcVerdict']['status'] == 'FAIL':\\n"
+    "        return {'disposition': 'STOP_RULE'}\\n"
+    "    if 'FAIL' in (receipt['spamVerdict']['status'], receipt['virusVerdict']['status']):\\n"
+    "        return {'disposition': 'STOP_RULE_SET'}\\n"
+    "    return {'disposition': 'CONTINUE'}\\n")
+lab.deploy("spam-filter", "09-functions/spam_filter.py")
+"""),
+            ("the DKIM verdict instead of DMARC", """
+Path("09-functions/spam_filter.py").write_text(
+    "def lambda_handler(event, context):\\n"
+    "    receipt = event['Records'][0]['ses']['receipt']\\n"
+    "    if 'FAIL' in (receipt['spamVerdict']['status'], receipt['dkimVerdict']['status']):\\n"
+    "        return {'disposition': 'STOP_RULE_SET'}\\n"
+    "    return {'disposition': 'CONTINUE'}\\n")
+lab.deploy("spam-filter", "09-functions/spam_filter.py")
+"""),
+        ],
+    },
 }
 
 RESET: dict[str, dict[int, str]] = {
@@ -336,4 +383,17 @@ globals().pop("shard_for", None)
 globals().pop("click_totals", None)
 """,
     },
+    "09-ses-email-receiving": {1: """
+ses.update_receipt_rule(RuleSetName="shop-inbound", Rule={
+    "Name": "partners", "Recipients": ["shop.example"],
+    "Actions": [{"LambdaAction": {"FunctionArn": classify_arn, "InvocationType": "Event"}}]})
+""", 2: """
+Path("09-functions/spam_filter.py").write_text(
+    "def lambda_handler(event, context):\\n"
+    "    receipt = event['Records'][0]['ses']['receipt']\\n"
+    "    if 'FAIL' in (receipt['spamVerdict']['status'], receipt['virusVerdict']['status']):\\n"
+    "        return {'disposition': 'STOP_RULE_SET'}\\n"
+    "    return {'disposition': 'CONTINUE'}\\n")
+lab.deploy("spam-filter", "09-functions/spam_filter.py")
+"""},
 }

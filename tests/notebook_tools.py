@@ -55,6 +55,24 @@ def time_to_learn(path: Path) -> str:
     return found[1]
 
 
+def course_minutes() -> tuple[int, int]:
+    """(the whole course, its cores) in minutes, from each notebook's time to learn."""
+    whole = core = 0
+    for path in notebook_paths():
+        stated = time_to_learn(path)
+        minutes = int(re.match(r"(\d+) minutes", stated)[1])
+        cored = re.search(r"core (\d+)", stated)
+        whole += minutes
+        core += int(cored[1]) if cored else minutes
+    return whole, core
+
+
+def duration(minutes: int) -> str:
+    """7 hours 10 minutes"""
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} hours {rest} minutes" if rest else f"{hours} hours"
+
+
 def readme_contents() -> str:
     """The README's list of notebooks (number, linked file name, title, time to learn),
     from the files."""

@@ -184,8 +184,9 @@ PLAYGROUNDS = {
     "04-s3-event-notifications": [(None, "S3 answered 200")],
     "06-sqs-event-source-mapping": [(None, "Sent orders")],
     "07-api-gateway": [(None, "HTTP 200 OK")],
+    "09-ses-email-receiving": [(None, "SMTP answered 250")],
 }
-ACTION = {"04": "Upload", "06": "Send orders", "07": "Send"}
+ACTION = {"04": "Upload", "06": "Send orders", "07": "Send", "09": "Send"}
 
 
 def _use_the_playground(page, path: Path):

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.parser import models
 
 import helpers.events as events_package
 from helpers.aws import ACCOUNT_ID
-from helpers.events import apigw, apigwv2, dynamodb, event_bridge, kinesis, s3, sns, sqs
+from helpers.events import apigw, apigwv2, dynamodb, event_bridge, kinesis, s3, ses, sns, sqs
 
 
 def _s3():
@@ -94,8 +94,27 @@ def _kinesis():
         "us-east-1", f"arn:aws:iam::{ACCOUNT_ID}:role/r")]}
 
 
+def _ses():
+    raw = (b"From: Alice <alice@example.org>\r\nTo: Bob <bob@example.com>, carol@example.com\r\n"
+           b"Subject: =?utf-8?q?Caf=C3=A9?=\r\nDate: Mon, 5 Aug 2019 21:29:57 +0000\r\n"
+           b"Message-ID: <1@example.org>\r\n\r\nHello\r\n")
+    mail = ses.mail_object(message_id=ses.new_message_id(), source="alice@example.org",
+                           headers=ses.parse_headers(raw), received_at=1_700_000_000.0)
+    receipt = ses.receipt_object(
+        recipients=["bob@example.com"], received_at=1_700_000_000.0, triggered_at=1_700_000_000.2,
+        verdicts=dict.fromkeys(ses.VERDICTS, "PASS"),
+        action={"type": "Lambda", "invocationType": "Event",
+                "functionArn": f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:f"})
+    event = ses.lambda_event(mail, receipt)
+    common = event["Records"][0]["ses"]["mail"]["commonHeaders"]
+    assert common["subject"] == "Café" and common["to"] == ["Bob <bob@example.com>",
+                                                             "carol@example.com"]
+    return event
+
+
 EXAMPLES = {"s3": _s3, "sqs": _sqs, "apigw": _apigw, "apigwv2": _apigwv2, "sns": _sns,
-            "event_bridge": _event_bridge, "dynamodb": _dynamodb, "kinesis": _kinesis}
+            "event_bridge": _event_bridge, "dynamodb": _dynamodb, "kinesis": _kinesis,
+            "ses": _ses}
 MODULES = sorted(info.name for info in pkgutil.iter_modules(events_package.__path__))
 
 

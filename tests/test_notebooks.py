@@ -19,6 +19,8 @@ from notebook_tools import (
     ROOT,
     SOLUTION_HIDDEN,
     cleaned,
+    course_minutes,
+    duration,
     notebook_paths,
     readme_block,
     readme_contents,
@@ -212,6 +214,15 @@ def test_no_module_of_the_test_tools_is_imported(path):
     code = "\n".join(source(c) for c in cells(path) if c["cell_type"] == "code")
     for module in ("aws_lambda_powertools", "pytest", "nbval", "playwright", "hypothesis"):
         assert not re.search(rf"^\s*(import|from) {module}\b", code, re.M), module
+
+
+def test_readme_states_the_course_s_total_time():
+    """README's totals are the sums of the notebooks' own times to learn."""
+    text = README.read_text(encoding="utf-8")
+    whole, core = course_minutes()
+    assert f"The whole course takes about {duration(whole)}" in text, duration(whole)
+    assert f"the core of every notebook alone takes\nabout {duration(core)}" in text or \
+        f"the core of every notebook alone takes about {duration(core)}" in text, duration(core)
 
 
 def test_readme_lists_every_notebook():
