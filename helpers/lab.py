@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .aws import REGION
+from .aws import ACCOUNT_ID, REGION
 from .errors import LabError, UnsafeEnvironmentError
 from .trace import Trace
 
@@ -192,7 +192,7 @@ class Lab:
         self._saved_env = {k: v for k, v in os.environ.items() if k.startswith(SHIELDED)}
         self.running = False
         self.trace = Trace()
-        self.cloud = self.service = self.event_source_mappings = None
+        self.cloud = self.service = self.event_source_mappings = self.metrics = None
         self._stoppable = []  # integrations with threads of their own (front doors, pollers)
         self._doors = {}  # front doors started so far, by name
         try:
@@ -242,6 +242,7 @@ class Lab:
     def _connect_integrations(self) -> None:
         """Each integration registers its answers and hooks at the front; those with
         threads of their own are stopped, newest first, before the Lambda service."""
+        from .cloud.cloudwatch import write_metric_data
         from .cloud.events_state import EventsState
         from .cloud.sns_state import SnsState
         from .cloud.stream_fixes import register_stream_fixes
@@ -249,7 +250,9 @@ class Lab:
         from .front_doors.ses import SesReceiving
         from .lambda_.api import LambdaApi
         from .lambda_.control import ControlPlane
+        from .lambda_.metrics import LambdaMetrics
         from .pollers.mappings import EventSourceMappings
+        from .push.alarms import AlarmEvaluator
         from .push.eventbridge import EventBridgeRouting
         from .push.s3 import S3Notifications
         from .push.sns import SnsDeliveries
@@ -262,6 +265,13 @@ class Lab:
         self.event_source_mappings = EventSourceMappings(service, self.clients)
         self.event_source_mappings.register(front)
         self._stoppable.append(self.event_source_mappings)
+        self.metrics = LambdaMetrics(
+            self.trace, lambda namespace, data: write_metric_data(namespace, data, self.region),
+            event_counts=self.event_source_mappings.event_counts)
+        front.before("cloudwatch", "*", lambda request: self.metrics.flush())
+        self._stoppable.append(AlarmEvaluator(service, cloud.functions, self.sender,
+                                              self.metrics.flush, self.region,
+                                              ACCOUNT_ID).register(front))
         S3Notifications(service, cloud.functions, self.sender, cloud.s3).register(front)
         SnsDeliveries(service, cloud.functions, self.sender, SnsState()).register(front)
         self._stoppable.append(EventBridgeRouting(service, cloud.functions, self.sender,
@@ -379,6 +389,8 @@ class Lab:
         self._doors.clear()
         if self.service is not None:
             pending = self.service.stop()
+        if self.metrics is not None:
+            self.metrics.stop()
         if self.cloud is not None:
             self.cloud.stop()
         for name in list(os.environ):

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import LabError
+from .cloudwatch import exact_metric_data, exact_metric_statistics
 
 __all__ = ["PATCHES", "Patch", "Patches"]
 
@@ -204,6 +205,7 @@ def _kinesis_read_locked(original, seams):
 
 
 _LAMBDA = "moto.awslambda.models"
+_CLOUDWATCH = "moto.cloudwatch.models.CloudWatchBackend"
 _SQS = "moto.sqs.models"
 _SNS = "moto.sns.models"
 PATCHES = (
@@ -269,6 +271,16 @@ PATCHES = (
     Patch("kinesis", "moto.kinesis.models.Shard", "get_records",
           ("self", "last_sequence_id", "limit"),
           "GetRecords reads the shard under the lock its writers hold", _kinesis_read_locked),
+    Patch("cloudwatch", _CLOUDWATCH, "get_metric_statistics",
+          ("self", "namespace", "metric_name", "start_time", "end_time", "period", "stats",
+           "dimensions"),
+          "moto adds up every metric whose dimensions include those asked for (FunctionName "
+          "would count each invocation once per dimension set); CloudWatch matches them "
+          "exactly (cloud/cloudwatch.py)", exact_metric_statistics),
+    Patch("cloudwatch", _CLOUDWATCH, "get_metric_data",
+          ("self", "queries", "start_time", "end_time"),
+          "moto matches a query without dimensions to every metric of that name, ignores "
+          "the namespace of one with dimensions, and does no metric math", exact_metric_data),
 )
 
 # Attributes of moto objects the replacements above use.
