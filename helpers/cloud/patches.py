@@ -129,6 +129,24 @@ def _numbered_fifo(original, seams):
     return send_message
 
 
+def _url_conditions(original, seams):
+    """AddPermission's FunctionUrlAuthType and InvokedViaFunctionUrl, as AWS's conditions."""
+
+    def decode_policy(policy, obj):
+        auth_type = obj.pop("FunctionUrlAuthType", None)
+        via_url = obj.pop("InvokedViaFunctionUrl", None)
+        decoded = original(policy, obj)
+        if auth_type is not None or via_url:
+            condition = decoded.statements[0].setdefault("Condition", {})
+            if auth_type is not None:
+                condition.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = auth_type
+            if via_url:
+                condition["Bool"] = {"lambda:InvokedViaFunctionUrl": "true"}
+        return decoded
+
+    return decode_policy
+
+
 _LAMBDA = "moto.awslambda.models"
 _SQS = "moto.sqs.models"
 PATCHES = (
@@ -170,6 +188,11 @@ PATCHES = (
           "moto reads the clock with datetime arithmetic for every message", _visible_now),
     Patch("sqs", f"{_SQS}.Message", "delayed", None,
           "moto reads the clock with datetime arithmetic for every message", _delayed_now),
+    Patch("*", "moto.awslambda.policy.Policy", "decode_policy", ("self", "obj"),
+          "moto keeps AddPermission's FunctionUrlAuthType and InvokedViaFunctionUrl as stray "
+          "keys of the statement; AWS makes them conditions, which function URLs check "
+          "(front_doors/function_url_access.py), and the request's JSON cannot carry them "
+          "there: moto decodes every object in it as a statement", _url_conditions),
 )
 
 # Attributes of moto objects the replacements above use.
