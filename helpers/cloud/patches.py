@@ -129,15 +129,21 @@ def _numbered_fifo(original, seams):
     return send_message
 
 
-def _url_conditions(original, seams):
-    """AddPermission's FunctionUrlAuthType and InvokedViaFunctionUrl, as AWS's conditions."""
+def _statement_as_aws_writes_it(original, seams):
+    """AddPermission's statement as AWS writes it: FunctionUrlAuthType and
+    InvokedViaFunctionUrl become conditions, an account or IAM ARN principal ``{"AWS": ...}``."""
 
     def decode_policy(policy, obj):
         auth_type = obj.pop("FunctionUrlAuthType", None)
         via_url = obj.pop("InvokedViaFunctionUrl", None)
         decoded = original(policy, obj)
+        statement = decoded.statements[0]
+        principal = statement.get("Principal")
+        if isinstance(principal, str) and principal != "*":
+            statement["Principal"] = {"AWS": f"arn:aws:iam::{principal}:root"
+                                      if principal.isdigit() else principal}
         if auth_type is not None or via_url:
-            condition = decoded.statements[0].setdefault("Condition", {})
+            condition = statement.setdefault("Condition", {})
             if auth_type is not None:
                 condition.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = auth_type
             if via_url:
@@ -190,9 +196,10 @@ PATCHES = (
           "moto reads the clock with datetime arithmetic for every message", _delayed_now),
     Patch("*", "moto.awslambda.policy.Policy", "decode_policy", ("self", "obj"),
           "moto keeps AddPermission's FunctionUrlAuthType and InvokedViaFunctionUrl as stray "
-          "keys of the statement; AWS makes them conditions, which function URLs check "
-          "(front_doors/function_url_access.py), and the request's JSON cannot carry them "
-          "there: moto decodes every object in it as a statement", _url_conditions),
+          "keys and an account or IAM ARN principal as a bare string; AWS writes conditions "
+          "and {\"AWS\": ...}, which function URLs check (front_doors/function_url_access.py). "
+          "No hook can: moto decodes every object of the request's JSON as a statement",
+          _statement_as_aws_writes_it),
 )
 
 # Attributes of moto objects the replacements above use.
