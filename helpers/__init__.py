@@ -14,14 +14,29 @@ from .errors import DeployError, LabError, UnsafeEnvironmentError
 from .lab import Lab, current_lab, start_lab
 from .playgrounds.api_gateway import ApiPlaygroundError, ApiPlaygroundModel
 from .playgrounds.base import PlaygroundInputError, PlaygroundTimeoutError
+from .playgrounds.http import HttpPlaygroundError, HttpPlaygroundModel
 from .playgrounds.invocation import PlaygroundError, PlaygroundModel
 from .playgrounds.s3 import S3DemoError, S3DemoModel
 from .playgrounds.sqs import SqsPlaygroundError, SqsPlaygroundModel, mapping_batches
 
 
+def alb_playground(lab, name: str = "alb-playground"):
+    """The Application Load Balancer playground widget (notebook 08); imports ipywidgets on use."""
+    from .widgets.http import alb_playground as create
+
+    return create(lab, name)
+
+
 def api_playground(lab, name: str = "api-playground"):
     """The API Gateway playground widget (notebook 07); imports ipywidgets on use."""
     from .widgets.api_gateway import api_playground as create
+
+    return create(lab, name)
+
+
+def function_url_playground(lab, name: str = "url-playground"):
+    """The function URL playground widget (notebook 14); imports ipywidgets on use."""
+    from .widgets.http import function_url_playground as create
 
     return create(lab, name)
 
@@ -52,6 +67,8 @@ __all__ = [
     "ApiPlaygroundError",
     "ApiPlaygroundModel",
     "DeployError",
+    "HttpPlaygroundError",
+    "HttpPlaygroundModel",
     "Lab",
     "LabError",
     "PlaygroundError",
@@ -63,9 +80,11 @@ __all__ = [
     "SqsPlaygroundError",
     "SqsPlaygroundModel",
     "UnsafeEnvironmentError",
+    "alb_playground",
     "api_playground",
     "current_lab",
     "deploy_function",
+    "function_url_playground",
     "invocation_playground",
     "mapping_batches",
     "s3_notifications_demo",

@@ -21,7 +21,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from ..aws import ACCOUNT_ID
-from .base import PlaygroundBase, PlaygroundInputError, wait_until
+from .base import PlaygroundBase, PlaygroundInputError, parse_header_lines, wait_until
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 TIMEOUT_RANGE_MS = (50, 29000)  # what REST API integrations accept
@@ -187,14 +187,10 @@ class ApiPlaygroundModel(PlaygroundBase):
         low, high = TIMEOUT_RANGE_MS
         if not low <= int(self.timeout_ms) <= high:
             raise ApiPlaygroundError(f"The integration timeout is {low} to {high} ms.")
-        headers = []
-        for number, line in enumerate((self.headers_text or "").splitlines(), 1):
-            if not line.strip():
-                continue
-            name, colon, value = line.partition(":")
-            if not colon or not name.strip() or " " in name.strip():
-                raise ApiPlaygroundError(f"Header line {number} is not 'Name: value'.")
-            headers.append((name.strip(), value.strip()))
+        try:
+            headers = parse_header_lines(self.headers_text)
+        except PlaygroundInputError as error:
+            raise ApiPlaygroundError(str(error)) from None
         body = self.body or ""
         if len(body) > MAX_BODY_CHARS:
             raise ApiPlaygroundError("The body is over 1 MB: the playground stops here.")

@@ -16,7 +16,8 @@ import time
 from ..errors import LabError
 from . import timeline as timelines
 
-__all__ = ["PlaygroundBase", "PlaygroundInputError", "PlaygroundTimeoutError", "wait_until"]
+__all__ = ["PlaygroundBase", "PlaygroundInputError", "PlaygroundTimeoutError",
+           "parse_header_lines", "wait_until"]
 
 
 class PlaygroundInputError(LabError):
@@ -40,6 +41,20 @@ def wait_until(check, timeout: float, what: str, interval: float = 0.05):
                 f"Gave up after {timeout:g} s waiting for {what}. Run the cell again to "
                 "wait longer, or look at lab.trace to see what happened.")
         time.sleep(interval)
+
+
+def parse_header_lines(text: str | None) -> list[tuple[str, str]]:
+    """``Name: value`` lines (blank lines skipped) as pairs; PlaygroundInputError naming
+    the first line that is not one."""
+    headers = []
+    for number, line in enumerate((text or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not name.strip() or " " in name.strip():
+            raise PlaygroundInputError(f"Header line {number} is not 'Name: value'.")
+        headers.append((name.strip(), value.strip()))
+    return headers
 
 
 class PlaygroundBase:
