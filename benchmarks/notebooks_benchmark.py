@@ -31,7 +31,7 @@ FIGURE_S = 45  # a diagram or a table to study
 EXERCISE_S = 6 * 60
 PLAYGROUND_S = 6 * 60
 PLAYGROUND = re.compile(r"helpers\.(invocation_playground|sqs_playground|api_playground|"
-                        r"s3_notifications_demo)\(")
+                        r"s3_notifications_demo|alb_playground|function_url_playground)\(")
 
 
 def peak_memory_mb(pid: int) -> float | None:

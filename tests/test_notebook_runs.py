@@ -18,7 +18,7 @@ from notebook_tools import CELL_TIMEOUT_S, notebook_paths
 
 PATHS = notebook_paths()
 PLAYGROUNDS = re.compile(r"helpers\.(invocation_playground|sqs_playground|api_playground|"
-                         r"s3_notifications_demo)\(")
+                         r"s3_notifications_demo|alb_playground|function_url_playground)\(")
 
 
 def test_every_notebook_has_wrong_answers_for_every_exercise():
