@@ -242,6 +242,51 @@ event = requests.get(base + "/tags?tag=red").json()
 """),
         ],
     },
+    "14-function-urls": {
+        1: [
+            ("InvokeFunctionUrl only", """
+lambda_client.add_permission(FunctionName="greet", StatementId="public-url", Action="lambda:InvokeFunctionUrl",
+                             Principal="*", FunctionUrlAuthType="NONE")
+"""),
+            ("both, but InvokeFunction for every caller of the Invoke API", """
+lambda_client.add_permission(FunctionName="greet", StatementId="public-url", Action="lambda:InvokeFunctionUrl",
+                             Principal="*", FunctionUrlAuthType="NONE")
+lambda_client.add_permission(FunctionName="greet", StatementId="public-invoke", Action="lambda:InvokeFunction",
+                             Principal="*")
+"""),
+            ("InvokeFunction via the URL only, without InvokeFunctionUrl", """
+lambda_client.add_permission(FunctionName="greet", StatementId="public-invoke", Action="lambda:InvokeFunction",
+                             Principal="*", InvokedViaFunctionUrl=True)
+"""),
+        ],
+        2: [
+            ("deployed again without a change", 'lab.deploy("hello-text", "14-functions/hello_text.py")'),
+            ("a body, but no statusCode", """
+Path("14-functions/hello_text.py").write_text("def lambda_handler(event, context):\\n    return {'body': 'Hello'}\\n")
+lab.deploy("hello-text", "14-functions/hello_text.py")
+"""),
+            ("a response object without a Content-Type", """
+Path("14-functions/hello_text.py").write_text(
+    "def lambda_handler(event, context):\\n    return {'statusCode': 200, 'body': 'Hello'}\\n")
+lab.deploy("hello-text", "14-functions/hello_text.py")
+"""),
+        ],
+        3: [
+            ("every origin allowed", """
+lambda_client.update_function_url_config(FunctionName="cart", Cors={"AllowOrigins": ["*"], "AllowMethods": ["POST"]})
+"""),
+            ("the shop's origin, but GET only", """
+lambda_client.update_function_url_config(FunctionName="cart", Cors={
+    "AllowOrigins": ["https://shop.example.com"], "AllowMethods": ["GET"]})
+"""),
+            ("the header the function sends, not the URL's configuration", """
+Path("14-functions/cart.py").write_text(
+    "def lambda_handler(event, context):\\n"
+    "    return {'statusCode': 200, 'headers': {'Access-Control-Allow-Origin': 'https://shop.example.com'}}\\n")
+lab.deploy("cart", "14-functions/cart.py")
+"""),
+        ],
+    },
 }
 
 RESET: dict[str, dict[int, str]] = {
@@ -270,6 +315,23 @@ lab.deploy("price-list", "08-functions/price_list.py")
 elbv2.modify_target_group_attributes(TargetGroupArn=tags_group, Attributes=[
     {"Key": "lambda.multi_value_headers.enabled", "Value": "false"}])
 event = None
+""",
+    },
+    "14-function-urls": {
+        1: """
+try:
+    for statement in json.loads(lambda_client.get_policy(FunctionName="greet")["Policy"])["Statement"]:
+        lambda_client.remove_permission(FunctionName="greet", StatementId=statement["Sid"])
+except lambda_client.exceptions.ResourceNotFoundException:
+    pass
+""",
+        2: """
+Path("14-functions/hello_text.py").write_text("def lambda_handler(event, context):\\n    return 'Hello'\\n")
+lab.deploy("hello-text", "14-functions/hello_text.py")
+""",
+        3: """
+lambda_client.update_function_url_config(FunctionName="cart", Cors={})
+lab.deploy("cart", "14-functions/echo_event.py")
 """,
     },
     "07-api-gateway": {3: """
