@@ -20,14 +20,19 @@ from __future__ import annotations
 
 import os
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 
 import boto3
 from botocore.exceptions import ClientError
 
-from .base import PlaygroundBase, PlaygroundInputError, parse_header_lines, wait_until
+from .base import (
+    PlaygroundBase,
+    PlaygroundInputError,
+    front_door_labels,
+    parse_header_lines,
+    send_http,
+    wait_until,
+)
 
 DOORS = ("alb", "function_url")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -184,14 +189,7 @@ class HttpPlaygroundModel(PlaygroundBase):
         return [self.function_arn]
 
     def timeline_labels(self) -> dict:
-        requests = {r["request_id"]: r for r in self.lab.trace.events(f"{self.door}.request")}
-        labels = {}
-        for answer in self.lab.trace.events(f"{self.door}.response", function=self.function_arn):
-            request = requests.get(answer["request_id"], {})
-            if answer.get("lambda_request_id"):
-                labels[answer["lambda_request_id"]] = (
-                    f"{request.get('method', '')} {request.get('path', '')} → {answer['status']}")
-        return labels
+        return front_door_labels(self.lab.trace, self.door, self.function_arn)
 
     # -- input ---------------------------------------------------------------------------
 
@@ -260,24 +258,9 @@ class HttpPlaygroundModel(PlaygroundBase):
             headers = self._signed(url, headers, body)
         result = HttpResult(self.method, url, request_id=trace)
         result.request_text = _request_text(self.method, url, headers, body)
-        request = urllib.request.Request(url, data=body or None, method=self.method,
-                                         headers=dict(headers))
-        started = time.perf_counter()
-        try:
-            response = urllib.request.urlopen(request, timeout=60)
-        except urllib.error.HTTPError as error:  # 4xx and 5xx still carry an answer
-            response = error
-        except OSError as error:
-            result.error = f"No answer: {error}"
-            response = None
-        if response is not None:
-            with response:
-                result.body = response.read().decode("utf-8", "replace")
-            result.status, result.reason = response.status, response.reason
-            result.headers = list(response.headers.items())
-            if self.door == "function_url":
-                result.request_id = response.headers.get("x-amzn-RequestId")
-        result.seconds = time.perf_counter() - started
+        answer_headers = send_http(result, self.method, url, headers, body)
+        if answer_headers is not None and self.door == "function_url":
+            result.request_id = answer_headers.get("x-amzn-RequestId")
         self.result = result
         return result
 
