@@ -19,8 +19,10 @@ the answer, side by side. Introduced in notebooks 08 and 14.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.exceptions import ClientError
@@ -334,8 +336,17 @@ def _permit(lambda_client, **statement) -> None:
 
 
 def _request_text(method: str, url: str, headers: list, body: bytes) -> str:
-    target = "/" + url.split("//", 1)[1].split("/", 1)[1] if url.count("/") > 2 else "/"
-    lines = [f"{method} {target} HTTP/1.1"] + [f"{name}: {value}" for name, value in headers]
+    """The request as urllib sends it: the request line, the headers it adds, ours, the body."""
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    names = {name.lower() for name, _ in headers}
+    added = [("Host", parts.netloc), ("Accept-Encoding", "identity")]
+    if "user-agent" not in names:
+        added.append(("User-Agent", f"Python-urllib/{sys.version_info[0]}.{sys.version_info[1]}"))
+    if body:
+        added.append(("Content-Length", str(len(body))))
+    lines = [f"{method} {target} HTTP/1.1"] + [f"{name}: {value}" for name, value in
+                                              added + headers + [("Connection", "close")]]
     text = "\n".join(lines)
     if body:
         text += "\n\n" + body.decode("utf-8", "replace")

@@ -85,7 +85,7 @@ class HttpPlayground(PlaygroundView):
             pane.layout = column
         self.views = widgets.Tab(children=[
             widgets.HBox([self.sent, self.event, self.response]), self.timeline_pane])
-        for index, title in enumerate(("Request, event and answer", "Timeline")):
+        for index, title in enumerate(("Request and answer", "Timeline")):
             self.views.set_title(index, title)
         self._build([widgets.HBox([request, side]), self.views], [self.send_button])
 
