@@ -88,14 +88,18 @@ def _unqualified(function_arns) -> set[str]:
     return {arn.split(":$LATEST")[0] for arn in function_arns}
 
 
-def environment_names(trace, function_arns) -> dict[str, str]:
+def environment_names(trace, function_arns, events=None) -> dict[str, str]:
     """Each execution environment's name ("env 1", "env 2", ... in the order they first
-    ran; prefixed with the function's name when there are several functions)."""
+    ran; prefixed with the function's name when there are several functions). ``events``:
+    the trace's events already read, so that names and spans come from one reading."""
     wanted = _unqualified(function_arns)
     several = len(wanted) > 1
     names: dict[str, str] = {}
     counters: dict[str, int] = {}
-    for event in trace.events("attempt.start"):
+    events = trace.events() if events is None else events
+    for event in events:
+        if event.kind != "attempt.start":
+            continue
         if event.get("function") not in wanted or event["environment"] in names:
             continue
         function = event["function"].rsplit(":", 1)[-1]
@@ -113,12 +117,13 @@ def from_trace(trace, function_arns, labels: dict | None = None, limit: int = 60
     wanted = _unqualified(function_arns)
     labels = labels or {}
     now = time.time() if now is None else now
-    lanes = environment_names(trace, function_arns)
+    events = trace.events()  # one reading: an attempt recorded meanwhile waits for the next
+    lanes = environment_names(trace, function_arns, events)
     starts: dict[tuple, object] = {}
     ends: dict[tuple, object] = {}
     retries: dict[str, list] = {}
     throttles = []
-    for event in trace.events():
+    for event in events:
         if event.kind == "event.retry":
             retries.setdefault(event["request_id"], []).append(event)
         elif event.get("function") not in wanted:
