@@ -14,6 +14,7 @@ from .errors import DeployError, LabError, UnsafeEnvironmentError
 from .lab import Lab, current_lab, start_lab
 from .playgrounds.api_gateway import ApiPlaygroundError, ApiPlaygroundModel
 from .playgrounds.base import PlaygroundInputError, PlaygroundTimeoutError
+from .playgrounds.http import HttpPlaygroundError, HttpPlaygroundModel
 from .playgrounds.invocation import PlaygroundError, PlaygroundModel
 from .playgrounds.mailbox import MailboxError, MailboxModel
 from .playgrounds.routing import RoutingError, RoutingModel
@@ -22,9 +23,23 @@ from .playgrounds.sqs import SqsPlaygroundError, SqsPlaygroundModel, mapping_bat
 from .playgrounds.streams import ShardViewError, ShardViewModel, record_ends, stream_batches
 
 
+def alb_playground(lab, name: str = "alb-playground"):
+    """The Application Load Balancer playground widget (notebook 08); imports ipywidgets on use."""
+    from .widgets.http import alb_playground as create
+
+    return create(lab, name)
+
+
 def api_playground(lab, name: str = "api-playground"):
     """The API Gateway playground widget (notebook 07); imports ipywidgets on use."""
     from .widgets.api_gateway import api_playground as create
+
+    return create(lab, name)
+
+
+def function_url_playground(lab, name: str = "url-playground"):
+    """The function URL playground widget (notebook 14); imports ipywidgets on use."""
+    from .widgets.http import function_url_playground as create
 
     return create(lab, name)
 
@@ -75,6 +90,8 @@ __all__ = [
     "ApiPlaygroundError",
     "ApiPlaygroundModel",
     "DeployError",
+    "HttpPlaygroundError",
+    "HttpPlaygroundModel",
     "Lab",
     "LabError",
     "MailboxError",
@@ -92,9 +109,11 @@ __all__ = [
     "SqsPlaygroundError",
     "SqsPlaygroundModel",
     "UnsafeEnvironmentError",
+    "alb_playground",
     "api_playground",
     "current_lab",
     "deploy_function",
+    "function_url_playground",
     "invocation_playground",
     "mailbox_view",
     "mapping_batches",

@@ -7,8 +7,9 @@ credentials and config files are never read, so plain ``boto3.client(...)`` call
 anywhere in the kernel reach the lab and never AWS. Then it starts the Lambda service
 and connects the integrations to the front: the Lambda API (``helpers.lambda_.api``),
 event source mappings (``helpers.pollers``), S3 notifications (``helpers.push``) and,
-on first use, API Gateway and SES's SMTP endpoint (``helpers.front_doors``).
-``lab.stop()`` stops everything and puts the previous environment back. Introduced in 00-welcome.
+on first use, the front doors (``helpers.front_doors``: API Gateway, Application Load
+Balancers, function URLs, SES's SMTP endpoint). ``lab.stop()`` stops everything and puts
+the previous environment back. Introduced in 00-welcome.
 
 moto is imported only here, when a lab starts (``import helpers`` loads none of it).
 """
@@ -246,7 +247,9 @@ class Lab:
         from .cloud.events_state import EventsState
         from .cloud.sns_state import SnsState
         from .cloud.stream_fixes import register_stream_fixes
+        from .front_doors.alb_control import register_alb_control_plane
         from .front_doors.api_gateway_control import register_control_plane
+        from .front_doors.function_url_control import register_function_url_control_plane
         from .front_doors.ses import SesReceiving
         from .lambda_.api import LambdaApi
         from .lambda_.control import ControlPlane
@@ -280,6 +283,10 @@ class Lab:
         register_stream_fixes(front)
         self._ses = SesReceiving(service, cloud.functions, self.sender,
                                  self.region).register(front)
+        register_alb_control_plane(front, cloud.elbv2, cloud.functions)
+        register_function_url_control_plane(
+            front, cloud.function_urls, cloud.functions,
+            authorize=cloud.iam.authorize if self.enforce_iam else None)
 
     def _front_door(self, name: str, create):
         """The front door ``name``, started on first use with ``create()``."""
@@ -468,3 +475,39 @@ class Lab:
         ``smtplib.SMTP(*lab.smtp_address()).send_message(message)`` delivers mail to the
         active receipt rule set (``helpers.front_doors.ses``)."""
         return self._front_door("ses", self._ses.start).address
+
+    # -- Application Load Balancers (notebook 08) ------------------------------------------
+
+    def alb_url(self, load_balancer_arn: str, port: int = 80) -> str:
+        """The base URL of a load balancer's listener on ``port``, on loopback.
+
+        Each listener gets a port of its own on 127.0.0.1; requests to it are routed by the
+        listener's rules, as an Application Load Balancer routes them.
+        """
+        from .front_doors.alb import LoadBalancers
+
+        door = self._front_door("alb", lambda: LoadBalancers(
+            self.service, self.cloud.functions, self.cloud.elbv2, self.region))
+        return door.url_for(load_balancer_arn, port)
+
+    # -- function URLs (notebook 14) -------------------------------------------------------
+
+    def function_url(self, function_name: str, qualifier: str | None = None) -> str:
+        """The base URL of a function's (or an alias's) function URL, on loopback.
+
+        Each function URL gets a port of its own on 127.0.0.1, where AWS gives it a host
+        name (the ``FunctionUrl`` that ``create_function_url_config`` returns). The URL has
+        no trailing slash: ``lab.function_url("my-function") + "/items?page=2"``.
+        """
+        from .front_doors.function_url_access import UrlAccess
+        from .front_doors.function_urls import FunctionUrls
+
+        cloud = self.cloud
+
+        def create():
+            access = UrlAccess(cloud.functions, cloud.front.signatures, cloud.credentials[0],
+                               cloud.iam, self.region)
+            return FunctionUrls(self.service, cloud.functions, cloud.function_urls, access,
+                                self.region)
+
+        return self._front_door("function_url", create).url_for(function_name, qualifier)

@@ -202,6 +202,28 @@ def _kinesis_read_locked(original, seams):
             return original(shard, last_sequence_id, limit)
 
     return get_records
+def _statement_as_aws_writes_it(original, seams):
+    """AddPermission's statement as AWS writes it: FunctionUrlAuthType and
+    InvokedViaFunctionUrl become conditions, an account or IAM ARN principal ``{"AWS": ...}``."""
+
+    def decode_policy(policy, obj):
+        auth_type = obj.pop("FunctionUrlAuthType", None)
+        via_url = obj.pop("InvokedViaFunctionUrl", None)
+        decoded = original(policy, obj)
+        statement = decoded.statements[0]
+        principal = statement.get("Principal")
+        if isinstance(principal, str) and principal != "*":
+            statement["Principal"] = {"AWS": f"arn:aws:iam::{principal}:root"
+                                      if principal.isdigit() else principal}
+        if auth_type is not None or via_url:
+            condition = statement.setdefault("Condition", {})
+            if auth_type is not None:
+                condition.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = auth_type
+            if via_url:
+                condition["Bool"] = {"lambda:InvokedViaFunctionUrl": "true"}
+        return decoded
+
+    return decode_policy
 
 
 _LAMBDA = "moto.awslambda.models"
@@ -281,6 +303,12 @@ PATCHES = (
           ("self", "queries", "start_time", "end_time"),
           "moto matches a query without dimensions to every metric of that name, ignores "
           "the namespace of one with dimensions, and does no metric math", exact_metric_data),
+    Patch("*", "moto.awslambda.policy.Policy", "decode_policy", ("self", "obj"),
+          "moto keeps AddPermission's FunctionUrlAuthType and InvokedViaFunctionUrl as stray "
+          "keys and an account or IAM ARN principal as a bare string; AWS writes conditions "
+          "and {\"AWS\": ...}, which function URLs check (front_doors/function_url_access.py). "
+          "No hook can: moto decodes every object of the request's JSON as a statement",
+          _statement_as_aws_writes_it),
 )
 
 # Attributes of moto objects the replacements above use.
