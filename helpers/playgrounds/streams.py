@@ -133,6 +133,7 @@ class ShardViewModel:
     # -- set-up --------------------------------------------------------------------------
 
     def _setup(self) -> None:
+        self.written.clear()  # records of a stream the clean-up deleted never end
         try:
             self._kinesis.create_stream(StreamName=self.stream_name, ShardCount=SHARDS)
         except self._kinesis.exceptions.ResourceInUseException:
