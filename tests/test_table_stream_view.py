@@ -1,5 +1,6 @@
 """The shard view over a DynamoDB table's stream (notebook 05): its model through plain
-boto3, and the widget driven from code as the notebook drives it."""
+boto3, and the widget driven from code as the notebook drives it. Bad input: in
+test_shard_view.py, for both sources."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import boto3
 import pytest
 
 import helpers
-from helpers.playgrounds.streams import ShardViewError, TableStreamViewModel
+from helpers.playgrounds.streams import TableStreamViewModel
 
 
 @pytest.fixture
@@ -42,14 +43,6 @@ def test_an_order_of_quantity_0_blocks_the_shard_until_bisect_and_retries_give_i
     item = boto3.client("dynamodb").get_item(TableName=model.table_name,
                                              Key={"order_id": {"S": f"o-{order}"}})["Item"]
     assert item["quantity"] == {"N": "0"}
-
-
-def test_bad_input_is_refused_with_a_message(model):
-    with pytest.raises(ShardViewError):
-        model.put(0)
-    model.settings.batch_size = 0
-    with pytest.raises(ShardViewError):
-        model.apply()
 
 
 def test_the_widget_is_driven_from_code_and_sets_itself_up_again_after_a_clean_up(lab):
