@@ -48,6 +48,9 @@ def test_an_order_of_quantity_0_blocks_the_shard_until_bisect_and_retries_give_i
 def test_the_widget_is_driven_from_code_and_sets_itself_up_again_after_a_clean_up(lab):
     view = helpers.table_stream_view(lab, "table-view-widget")
     try:
+        view.count.value = 1
+        view.put_button.click()
+        view.wait(20)
         boto3.client("lambda").delete_event_source_mapping(UUID=view.model.mapping_uuid)
         view.count.value = 3
         view.poison.value = True

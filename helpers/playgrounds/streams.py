@@ -203,6 +203,7 @@ class StreamViewModel:
                     return False
             except Exception:  # noqa: BLE001 - the lab stopped: set up again
                 pass
+            self.written.clear()  # records of the old mapping: the new one never ends them
             self._setup()
             return True
 
