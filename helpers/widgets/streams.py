@@ -23,7 +23,7 @@ import ipywidgets as widgets
 
 from ..playgrounds.streams import MAX_PUT, ShardViewModel, TableStreamViewModel
 from . import html as lab_html
-from .timeline import GRID_COLOR, TEXT_COLOR
+from .timeline import chart_bundle, lay_out
 
 OUTCOME_COLORS = {"success": "#43a047", "error": "#e53935", "partial": "#fb8c00",
                   "invoking…": "#1e88e5", "RetryAttemptsExhausted": "#8e24aa",
@@ -69,13 +69,8 @@ class ShardTimeline:
                                                    for r in rows],
                     textposition="inside",
                     hovertext=[", ".join(r["records"]) for r in rows]))
-        fig.update_layout(title={"text": "Batches per shard", "font": {"size": 13}},
-                          barmode="overlay", height=220, margin={"l": 80, "r": 20, "t": 40,
-                                                                 "b": 40},
-                          xaxis={"title": {"text": "seconds"}, "gridcolor": GRID_COLOR},
-                          yaxis={"gridcolor": GRID_COLOR}, font={"color": TEXT_COLOR},
-                          paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
-        return fig
+        lanes = sorted({f"shard {row['shard']}" for row in self.rows})
+        return lay_out(fig, "Batches per shard", lanes, origin, left=110)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         table = _table(self.rows, [("shard", "Shard"), ("number", "#"), ("records", "Records"),
@@ -83,12 +78,7 @@ class ShardTimeline:
                        "No batch yet.")
         if not self.rows:
             return {"text/html": table, "text/plain": "No batch yet."}
-        import json
-
-        import plotly.io as pio
-
-        return {"application/vnd.plotly.v1+json": json.loads(pio.to_json(self.figure())),
-                "text/html": table, "text/plain": f"{len(self.rows)} batch(es)"}
+        return chart_bundle(self.figure(), table, f"{len(self.rows)} batch(es)")
 
 
 class ShardView(widgets.VBox):
