@@ -20,7 +20,13 @@ from .playgrounds.mailbox import MailboxError, MailboxModel
 from .playgrounds.routing import RoutingError, RoutingModel
 from .playgrounds.s3 import S3DemoError, S3DemoModel
 from .playgrounds.sqs import SqsPlaygroundError, SqsPlaygroundModel, mapping_batches
-from .playgrounds.streams import ShardViewError, ShardViewModel, record_ends, stream_batches
+from .playgrounds.streams import (
+    ShardViewError,
+    ShardViewModel,
+    TableStreamViewModel,
+    record_ends,
+    stream_batches,
+)
 
 
 def alb_playground(lab, name: str = "alb-playground"):
@@ -79,6 +85,14 @@ def shard_view(lab, name: str = "shard-demo"):
     return create(lab, name)
 
 
+def table_stream_view(lab, name: str = "orders-view"):
+    """The shard view over a DynamoDB table's stream (notebook 05); imports ipywidgets (and
+    plotly to draw) on use."""
+    from .widgets.streams import table_stream_view as create
+
+    return create(lab, name)
+
+
 def sqs_playground(lab, name: str = "orders-demo"):
     """The SQS event source mapping playground widget (notebook 06); imports ipywidgets on use."""
     from .widgets.sqs import sqs_playground as create
@@ -108,6 +122,7 @@ __all__ = [
     "ShardViewModel",
     "SqsPlaygroundError",
     "SqsPlaygroundModel",
+    "TableStreamViewModel",
     "UnsafeEnvironmentError",
     "alb_playground",
     "api_playground",
@@ -124,5 +139,6 @@ __all__ = [
     "sqs_playground",
     "start_lab",
     "stream_batches",
+    "table_stream_view",
     "zip_source",
 ]
