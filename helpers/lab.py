@@ -246,6 +246,7 @@ class Lab:
         from .cloud.sns_state import SnsState
         from .cloud.stream_fixes import register_stream_fixes
         from .front_doors.api_gateway_control import register_control_plane
+        from .front_doors.firehose import FirehoseDelivery
         from .front_doors.ses import SesReceiving
         from .lambda_.api import LambdaApi
         from .lambda_.control import ControlPlane
@@ -270,6 +271,8 @@ class Lab:
         register_stream_fixes(front)
         self._ses = SesReceiving(service, cloud.functions, self.sender,
                                  self.region).register(front)
+        self._stoppable.append(FirehoseDelivery(service, cloud.functions, self.sender,
+                                                self.clients).register(front))
 
     def _front_door(self, name: str, create):
         """The front door ``name``, started on first use with ``create()``."""
