@@ -14,6 +14,7 @@ from .errors import DeployError, LabError, UnsafeEnvironmentError
 from .lab import Lab, current_lab, start_lab
 from .playgrounds.api_gateway import ApiPlaygroundError, ApiPlaygroundModel
 from .playgrounds.base import PlaygroundInputError, PlaygroundTimeoutError
+from .playgrounds.firehose import FirehoseBufferError, FirehoseBufferModel
 from .playgrounds.invocation import PlaygroundError, PlaygroundModel
 from .playgrounds.mailbox import MailboxError, MailboxModel
 from .playgrounds.routing import RoutingError, RoutingModel
@@ -25,6 +26,13 @@ from .playgrounds.streams import ShardViewError, ShardViewModel, record_ends, st
 def api_playground(lab, name: str = "api-playground"):
     """The API Gateway playground widget (notebook 07); imports ipywidgets on use."""
     from .widgets.api_gateway import api_playground as create
+
+    return create(lab, name)
+
+
+def firehose_view(lab, name: str = "clicks-demo"):
+    """The Firehose buffer view widget (notebook 11); imports ipywidgets on use."""
+    from .widgets.firehose import firehose_view as create
 
     return create(lab, name)
 
@@ -75,6 +83,8 @@ __all__ = [
     "ApiPlaygroundError",
     "ApiPlaygroundModel",
     "DeployError",
+    "FirehoseBufferError",
+    "FirehoseBufferModel",
     "Lab",
     "LabError",
     "MailboxError",
@@ -95,6 +105,7 @@ __all__ = [
     "api_playground",
     "current_lab",
     "deploy_function",
+    "firehose_view",
     "invocation_playground",
     "mailbox_view",
     "mapping_batches",

@@ -420,6 +420,27 @@ def test_objects_are_named_as_firehose_names_them(lab, names, bucket):
     assert json.loads(gzip.decompress(body)) == {"page": "home", "clean": True}
 
 
+def test_an_updated_destination_is_a_new_version(lab, names, bucket):
+    arn = function(lab, names["function"])
+    create(names["stream"], bucket, processor=processing(arn), Prefix="v/")
+    firehose = boto3.client("firehose")
+    described = firehose.describe_delivery_stream(
+        DeliveryStreamName=names["stream"])["DeliveryStreamDescription"]
+    too_big = refused(lambda: firehose.update_destination(
+        DeliveryStreamName=names["stream"], CurrentDeliveryStreamVersionId="1",
+        DestinationId=described["Destinations"][0]["DestinationId"],
+        ExtendedS3DestinationUpdate={"ProcessingConfiguration": processing(
+            arn, BufferSizeInMBs=4)}))
+    assert too_big["Code"] == "InvalidArgumentException"
+    firehose.update_destination(
+        DeliveryStreamName=names["stream"], CurrentDeliveryStreamVersionId="1",
+        DestinationId=described["Destinations"][0]["DestinationId"],
+        ExtendedS3DestinationUpdate={"Prefix": "v2/"})
+    ids = put(names["stream"], [{"page": "home"}])
+    [key] = [e.split(":", 1)[1] for e in ended(lab, names["stream"], ids).values()]
+    assert key.startswith("v2/") and f"/{names['stream']}-2-" in key
+
+
 def test_dynamic_partitioning_delivers_one_object_per_partition(lab, names, bucket):
     arn = function(lab, names["function"])
     create(names["stream"], bucket, processor=processing(arn),
@@ -468,6 +489,9 @@ def test_a_kinesis_data_stream_as_source(lab, names, bucket):
             "RoleARN": ROLE, "BucketARN": f"arn:aws:s3:::{bucket}",
             "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 1},
             "ProcessingConfiguration": processing(arn, BufferIntervalInSeconds=1)})
+    source = firehose.describe_delivery_stream(DeliveryStreamName=names["stream"])[
+        "DeliveryStreamDescription"]["Source"]["KinesisStreamSourceDescription"]
+    assert source["KinesisStreamARN"] == stream_arn and source["DeliveryStartTimestamp"]
     direct = refused(lambda: firehose.put_record(DeliveryStreamName=names["stream"],
                                                  Record={"Data": b"x"}))
     assert direct["Code"] == "InvalidArgumentException"

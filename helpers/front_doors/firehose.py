@@ -55,7 +55,7 @@ from ..errors import AwsError
 from ..events.kinesis_firehose import new_record_id
 from ..server import Response
 from .firehose_buffers import Batch, Buffer, FirehoseRecord
-from .firehose_control import DeliveryControl, settings_of
+from .firehose_control import DeliveryControl, request_body, settings_of
 from .firehose_delivery import Deliveries
 from .firehose_kinesis import KinesisSourceReader
 from .firehose_transform import Transformer
@@ -196,7 +196,7 @@ class FirehoseDelivery:
         return key, stream
 
     def _put_record(self, request) -> Response:
-        body = json.loads(request.body or b"{}")
+        body = request_body(request)
         data = _data(body.get("Record"))
         if len(data) > MAX_RECORD:
             raise _validation([_too_long("record.data", len(data))])
@@ -207,7 +207,7 @@ class FirehoseDelivery:
         return _json({"RecordId": record.record_id, "Encrypted": False}, request)
 
     def _put_record_batch(self, request) -> Response:
-        body = json.loads(request.body or b"{}")
+        body = request_body(request)
         entries = body.get("Records")
         if not isinstance(entries, list) or not entries:
             raise _validation(["Value null at 'records' failed to satisfy constraint: Member "
@@ -243,7 +243,8 @@ class FirehoseDelivery:
             if self._stopping.is_set():
                 return [False] * len(records)
             room = min(PROCESSING_LIMIT - stream.processing_bytes,
-                       LAB_PROCESSING_LIMIT - self._processing_bytes)
+                       LAB_PROCESSING_LIMIT - self._processing_bytes,
+                       self.deliveries.room())
             taken, empty = [], stream.processing_bytes == 0
             for record in records:  # an empty stream takes at least one record
                 fits = len(record.data) <= room or (empty and not any(taken))

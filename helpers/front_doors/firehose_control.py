@@ -34,7 +34,7 @@ LAMBDA_PARAMETERS = ("LambdaArn", "NumberOfRetries", "RoleArn", "BufferSizeInMBs
                      "BufferIntervalInSeconds")
 DESTINATIONS = ("ExtendedS3DestinationConfiguration", "S3DestinationConfiguration")
 
-__all__ = ["DeliveryControl", "StreamSettings", "settings_of"]
+__all__ = ["DeliveryControl", "StreamSettings", "request_body", "settings_of"]
 
 
 def _invalid(message: str) -> AwsError:
@@ -178,7 +178,7 @@ class DeliveryControl:
         front.after("firehose", "DescribeDeliveryStream", self._describe)
 
     def _check_create(self, request) -> None:
-        body = _body(request)
+        body = request_body(request)
         given = [key for key in body if key.endswith("DestinationConfiguration") and body[key]]
         if given and not set(given) <= set(DESTINATIONS):
             raise _invalid(f"The lab delivers to Amazon S3 destinations only, not "
@@ -193,7 +193,7 @@ class DeliveryControl:
                 raise _invalid(f"The Kinesis data stream {arn} does not exist.")
 
     def _check_update(self, request) -> None:
-        body = _body(request)
+        body = request_body(request)
         given = [key for key in body if key.endswith("DestinationUpdate") and body[key]]
         if any(key not in ("ExtendedS3DestinationUpdate", "S3DestinationUpdate")
                for key in given):
@@ -211,6 +211,9 @@ class DeliveryControl:
         document = json.loads(response.body or b"{}")
         description = document.get("DeliveryStreamDescription") or {}
         description.setdefault("DeliveryStreamEncryptionConfiguration", {"Status": "DISABLED"})
+        source = (description.get("Source") or {}).get("KinesisStreamSourceDescription")
+        if source is not None:
+            source.setdefault("DeliveryStartTimestamp", description.get("CreateTimestamp"))
         for destination in description.get("Destinations") or []:
             for key in ("ExtendedS3DestinationDescription", "S3DestinationDescription"):
                 if key in destination:
@@ -226,7 +229,7 @@ class DeliveryControl:
         response.set_header("Content-Length", str(len(response.body)))
 
 
-def _body(request) -> dict:
+def request_body(request) -> dict:
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:

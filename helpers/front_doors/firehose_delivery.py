@@ -28,7 +28,8 @@ from .firehose_responses import error_document
 
 RETRY_S = 5.0
 KEEP_TRYING_S = 24 * 3600  # AWS's time
-LAB_DESTINATION_LIMIT = 256 * 1024 * 1024  # bytes waiting for S3 in all streams
+LAB_DESTINATION_LIMIT = 256 * 1024 * 1024  # bytes waiting for S3 in all streams: past
+# it, the oldest buffer goes early, and new records wait (ServiceUnavailableException)
 PARTITION_CODE = "DynamicPartitioning.MetadataExtractionFailed"
 PARTITION_MESSAGE = "The record's partition keys do not give every key the prefix uses."
 
@@ -96,6 +97,10 @@ class Deliveries:
         buffer = self._open[key][1]
         buffer.add_output(record_id, data, arrival_ms)
         self._bytes += len(data)
+
+    def room(self) -> int:
+        """Bytes the lab may still take in before S3 catches up."""
+        return LAB_DESTINATION_LIMIT - self._bytes
 
     # -- when ------------------------------------------------------------------------------
 
