@@ -30,8 +30,7 @@ CODE_CELL_S, CODE_LINE_S, OUTPUT_LINE_S, OUTPUT_MAX_S = 15, 3, 1.5, 60
 FIGURE_S = 45  # a diagram or a table to study
 EXERCISE_S = 6 * 60
 PLAYGROUND_S = 6 * 60
-PLAYGROUND = re.compile(r"helpers\.(invocation_playground|sqs_playground|api_playground|"
-                        r"s3_notifications_demo|mailbox_view)\(")
+PLAYGROUND = re.compile(r"helpers\.[a-z0-9_]+_(playground|view|demo)\(")  # a widget to use
 
 
 def peak_memory_mb(pid: int) -> float | None:

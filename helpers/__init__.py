@@ -15,12 +15,20 @@ from .lab import Lab, current_lab, start_lab
 from .playgrounds.api_gateway import ApiPlaygroundError, ApiPlaygroundModel
 from .playgrounds.base import PlaygroundInputError, PlaygroundTimeoutError
 from .playgrounds.firehose import FirehoseBufferError, FirehoseBufferModel
+from .playgrounds.http import HttpPlaygroundError, HttpPlaygroundModel
 from .playgrounds.invocation import PlaygroundError, PlaygroundModel
 from .playgrounds.mailbox import MailboxError, MailboxModel
 from .playgrounds.routing import RoutingError, RoutingModel
 from .playgrounds.s3 import S3DemoError, S3DemoModel
 from .playgrounds.sqs import SqsPlaygroundError, SqsPlaygroundModel, mapping_batches
 from .playgrounds.streams import ShardViewError, ShardViewModel, record_ends, stream_batches
+
+
+def alb_playground(lab, name: str = "alb-playground"):
+    """The Application Load Balancer playground widget (notebook 08); imports ipywidgets on use."""
+    from .widgets.http import alb_playground as create
+
+    return create(lab, name)
 
 
 def api_playground(lab, name: str = "api-playground"):
@@ -33,6 +41,13 @@ def api_playground(lab, name: str = "api-playground"):
 def firehose_view(lab, name: str = "clicks-demo"):
     """The Firehose buffer view widget (notebook 11); imports ipywidgets on use."""
     from .widgets.firehose import firehose_view as create
+
+    return create(lab, name)
+
+
+def function_url_playground(lab, name: str = "url-playground"):
+    """The function URL playground widget (notebook 14); imports ipywidgets on use."""
+    from .widgets.http import function_url_playground as create
 
     return create(lab, name)
 
@@ -85,6 +100,8 @@ __all__ = [
     "DeployError",
     "FirehoseBufferError",
     "FirehoseBufferModel",
+    "HttpPlaygroundError",
+    "HttpPlaygroundModel",
     "Lab",
     "LabError",
     "MailboxError",
@@ -102,10 +119,12 @@ __all__ = [
     "SqsPlaygroundError",
     "SqsPlaygroundModel",
     "UnsafeEnvironmentError",
+    "alb_playground",
     "api_playground",
     "current_lab",
     "deploy_function",
     "firehose_view",
+    "function_url_playground",
     "invocation_playground",
     "mailbox_view",
     "mapping_batches",

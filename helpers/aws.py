@@ -170,6 +170,7 @@ _OPERATORS = {
     "ArnNotEquals": lambda actual, expected: actual != expected,
     "ArnLike": lambda actual, expected: wildcard_match(expected, actual),
     "ArnNotLike": lambda actual, expected: not wildcard_match(expected, actual),
+    "Bool": lambda actual, expected: actual.lower() == expected.lower(),
 }
 _NEGATED = {"StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike"}
 

@@ -7,8 +7,9 @@ credentials and config files are never read, so plain ``boto3.client(...)`` call
 anywhere in the kernel reach the lab and never AWS. Then it starts the Lambda service
 and connects the integrations to the front: the Lambda API (``helpers.lambda_.api``),
 event source mappings (``helpers.pollers``), S3 notifications (``helpers.push``) and,
-on first use, API Gateway and SES's SMTP endpoint (``helpers.front_doors``).
-``lab.stop()`` stops everything and puts the previous environment back. Introduced in 00-welcome.
+on first use, the front doors (``helpers.front_doors``: API Gateway, Application Load
+Balancers, function URLs, SES's SMTP endpoint). ``lab.stop()`` stops everything and puts
+the previous environment back. Introduced in 00-welcome.
 
 moto is imported only here, when a lab starts (``import helpers`` loads none of it).
 """
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .aws import REGION
+from .aws import ACCOUNT_ID, REGION
 from .errors import LabError, UnsafeEnvironmentError
 from .trace import Trace
 
@@ -192,7 +193,7 @@ class Lab:
         self._saved_env = {k: v for k, v in os.environ.items() if k.startswith(SHIELDED)}
         self.running = False
         self.trace = Trace()
-        self.cloud = self.service = self.event_source_mappings = None
+        self.cloud = self.service = self.event_source_mappings = self.metrics = None
         self._stoppable = []  # integrations with threads of their own (front doors, pollers)
         self._doors = {}  # front doors started so far, by name
         try:
@@ -242,15 +243,20 @@ class Lab:
     def _connect_integrations(self) -> None:
         """Each integration registers its answers and hooks at the front; those with
         threads of their own are stopped, newest first, before the Lambda service."""
+        from .cloud.cloudwatch import write_metric_data
         from .cloud.events_state import EventsState
         from .cloud.sns_state import SnsState
         from .cloud.stream_fixes import register_stream_fixes
+        from .front_doors.alb_control import register_alb_control_plane
         from .front_doors.api_gateway_control import register_control_plane
         from .front_doors.firehose import FirehoseDelivery
+        from .front_doors.function_url_control import register_function_url_control_plane
         from .front_doors.ses import SesReceiving
         from .lambda_.api import LambdaApi
         from .lambda_.control import ControlPlane
+        from .lambda_.metrics import LambdaMetrics
         from .pollers.mappings import EventSourceMappings
+        from .push.alarms import AlarmEvaluator
         from .push.eventbridge import EventBridgeRouting
         from .push.s3 import S3Notifications
         from .push.sns import SnsDeliveries
@@ -263,6 +269,13 @@ class Lab:
         self.event_source_mappings = EventSourceMappings(service, self.clients)
         self.event_source_mappings.register(front)
         self._stoppable.append(self.event_source_mappings)
+        self.metrics = LambdaMetrics(
+            self.trace, lambda namespace, data: write_metric_data(namespace, data, self.region),
+            event_counts=self.event_source_mappings.event_counts)
+        front.before("cloudwatch", "*", lambda request: self.metrics.flush())
+        self._stoppable.append(AlarmEvaluator(service, cloud.functions, self.sender,
+                                              self.metrics.flush, self.region,
+                                              ACCOUNT_ID).register(front))
         S3Notifications(service, cloud.functions, self.sender, cloud.s3).register(front)
         SnsDeliveries(service, cloud.functions, self.sender, SnsState()).register(front)
         self._stoppable.append(EventBridgeRouting(service, cloud.functions, self.sender,
@@ -273,6 +286,10 @@ class Lab:
                                  self.region).register(front)
         self._stoppable.append(FirehoseDelivery(service, cloud.functions, self.sender,
                                                 self.clients).register(front))
+        register_alb_control_plane(front, cloud.elbv2, cloud.functions)
+        register_function_url_control_plane(
+            front, cloud.function_urls, cloud.functions,
+            authorize=cloud.iam.authorize if self.enforce_iam else None)
 
     def _front_door(self, name: str, create):
         """The front door ``name``, started on first use with ``create()``."""
@@ -382,6 +399,8 @@ class Lab:
         self._doors.clear()
         if self.service is not None:
             pending = self.service.stop()
+        if self.metrics is not None:
+            self.metrics.stop()
         if self.cloud is not None:
             self.cloud.stop()
         for name in list(os.environ):
@@ -459,3 +478,39 @@ class Lab:
         ``smtplib.SMTP(*lab.smtp_address()).send_message(message)`` delivers mail to the
         active receipt rule set (``helpers.front_doors.ses``)."""
         return self._front_door("ses", self._ses.start).address
+
+    # -- Application Load Balancers (notebook 08) ------------------------------------------
+
+    def alb_url(self, load_balancer_arn: str, port: int = 80) -> str:
+        """The base URL of a load balancer's listener on ``port``, on loopback.
+
+        Each listener gets a port of its own on 127.0.0.1; requests to it are routed by the
+        listener's rules, as an Application Load Balancer routes them.
+        """
+        from .front_doors.alb import LoadBalancers
+
+        door = self._front_door("alb", lambda: LoadBalancers(
+            self.service, self.cloud.functions, self.cloud.elbv2, self.region))
+        return door.url_for(load_balancer_arn, port)
+
+    # -- function URLs (notebook 14) -------------------------------------------------------
+
+    def function_url(self, function_name: str, qualifier: str | None = None) -> str:
+        """The base URL of a function's (or an alias's) function URL, on loopback.
+
+        Each function URL gets a port of its own on 127.0.0.1, where AWS gives it a host
+        name (the ``FunctionUrl`` that ``create_function_url_config`` returns). The URL has
+        no trailing slash: ``lab.function_url("my-function") + "/items?page=2"``.
+        """
+        from .front_doors.function_url_access import UrlAccess
+        from .front_doors.function_urls import FunctionUrls
+
+        cloud = self.cloud
+
+        def create():
+            access = UrlAccess(cloud.functions, cloud.front.signatures, cloud.credentials[0],
+                               cloud.iam, self.region)
+            return FunctionUrls(self.service, cloud.functions, cloud.function_urls, access,
+                                self.region)
+
+        return self._front_door("function_url", create).url_for(function_name, qualifier)

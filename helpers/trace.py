@@ -7,22 +7,28 @@ or subscribe to it (widgets do); tests assert on it. Introduced in notebook 01.
 Kinds, and their main fields:
 
 - ``invoke``: request_id, function, invocation_type, source ("api" or a service)
-- ``throttle``: request_id, function, reason
+- ``throttle``: request_id, function, qualifier, version, reason
 - ``attempt.start`` / ``attempt.end``: request_id, function, attempt, environment,
-  cold, and at the end outcome ("response", "error", "init_error", "timeout", "exit"),
+  at the start qualifier (the version or alias invoked, or None), version and cold,
+  and at the end outcome ("response", "error", "init_error", "timeout", "exit"),
   error_type and duration_ms
 - ``environment``: environment, function, state ("initializing", "idle", "busy",
   "retired", "dead")
-- ``event.queued``: request_id, function (an asynchronous event entered the queue)
+- ``event.queued``: request_id, function, qualifier (an asynchronous event entered the
+  queue)
 - ``event.retry``: request_id, attempt, reason, aws_delay_s, lab_delay_s
-- ``event.completed``: request_id, outcome ("succeeded", "delivered", "dropped"),
-  targets, reason. Each queued event completes exactly once.
+- ``event.completed``: request_id, function, qualifier, outcome ("succeeded",
+  "delivered", "dropped"), condition, targets, reason, and destination_error /
+  dead_letter_error when a delivery failed. Each queued event completes exactly once.
 - ``front.hook_error`` / ``front.error``: a hook of the lab's front, or the front itself,
   failed (service, operation, error); the client still got an answer
 
 Each integration records its own kinds, described in its module: ``s3.notification``
 (``helpers.push.s3``), ``mapping.*`` and ``batch.*`` (``helpers.pollers``),
-``apigateway.*`` (``helpers.front_doors.api_gateway``).
+``apigateway.*``, ``alb.*`` and ``function_url.*`` (``helpers.front_doors``: the shape
+every front door shares is in ``helpers.front_doors.http``), ``alarm.*``
+(``helpers.push.alarms``). Lambda's CloudWatch metrics are read off the trace
+(``helpers.lambda_.metrics``).
 
 The trace is bounded in events and in bytes: a text field longer than ``MAX_FIELD_CHARS``
 is kept shortened (with a marker saying how much was left out), and past ``max_bytes``

@@ -337,6 +337,86 @@ lab.deploy("spam-filter", "09-functions/spam_filter.py")
 """),
         ],
     },
+    "08-application-load-balancer": {
+        1: [
+            ("a rule that forwards /health to a function", """
+rule(1, [path_is("/health")], [{"Type": "forward", "TargetGroupArn": orders_group}])
+"""),
+            ("a fixed response, with the wrong body", 'rule(1, [path_is("/health")], fixed(200, "OK"))'),
+            ("a fixed response, with the wrong status", 'rule(1, [path_is("/health")], fixed(204, "ok"))'),
+        ],
+        2: [
+            ("deployed again without a change", 'lab.deploy("price-list", "08-functions/price_list.py")'),
+            ("a string body, but the status code still a string", """
+Path("08-functions/price_list.py").write_text(
+    "import json\\n\\n\\ndef lambda_handler(event, context):\\n"
+    "    return {'statusCode': '200', 'body': json.dumps({'tea': 3, 'coffee': 4})}\\n")
+lab.deploy("price-list", "08-functions/price_list.py")
+"""),
+            ("an integer status code, but the body still an object", """
+Path("08-functions/price_list.py").write_text(
+    "def lambda_handler(event, context):\\n"
+    "    return {'statusCode': 200, 'body': {'tea': 3, 'coffee': 4}}\\n")
+lab.deploy("price-list", "08-functions/price_list.py")
+"""),
+        ],
+        3: [
+            ("typed the event", 'event = {"requestContext": {"elb": {"targetGroupArn": tags_group}}, '
+                                '"multiValueQueryStringParameters": {"tag": ["red", "blue"]}}'),
+            ("two tags, but multi-value headers still off",
+             'event = requests.get(base + "/tags?tag=red&tag=blue").json()'),
+            ("multi-value headers on, but one tag", """
+elbv2.modify_target_group_attributes(TargetGroupArn=tags_group, Attributes=[
+    {"Key": "lambda.multi_value_headers.enabled", "Value": "true"}])
+event = requests.get(base + "/tags?tag=red").json()
+"""),
+        ],
+    },
+    "14-function-urls": {
+        1: [
+            ("InvokeFunctionUrl only", """
+lambda_client.add_permission(FunctionName="greet", StatementId="public-url", Action="lambda:InvokeFunctionUrl",
+                             Principal="*", FunctionUrlAuthType="NONE")
+"""),
+            ("both, but InvokeFunction for every caller of the Invoke API", """
+lambda_client.add_permission(FunctionName="greet", StatementId="public-url", Action="lambda:InvokeFunctionUrl",
+                             Principal="*", FunctionUrlAuthType="NONE")
+lambda_client.add_permission(FunctionName="greet", StatementId="public-invoke", Action="lambda:InvokeFunction",
+                             Principal="*")
+"""),
+            ("InvokeFunction via the URL only, without InvokeFunctionUrl", """
+lambda_client.add_permission(FunctionName="greet", StatementId="public-invoke", Action="lambda:InvokeFunction",
+                             Principal="*", InvokedViaFunctionUrl=True)
+"""),
+        ],
+        2: [
+            ("deployed again without a change", 'lab.deploy("hello-text", "14-functions/hello_text.py")'),
+            ("a body, but no statusCode", """
+Path("14-functions/hello_text.py").write_text("def lambda_handler(event, context):\\n    return {'body': 'Hello'}\\n")
+lab.deploy("hello-text", "14-functions/hello_text.py")
+"""),
+            ("a response object without a Content-Type", """
+Path("14-functions/hello_text.py").write_text(
+    "def lambda_handler(event, context):\\n    return {'statusCode': 200, 'body': 'Hello'}\\n")
+lab.deploy("hello-text", "14-functions/hello_text.py")
+"""),
+        ],
+        3: [
+            ("every origin allowed", """
+lambda_client.update_function_url_config(FunctionName="cart", Cors={"AllowOrigins": ["*"], "AllowMethods": ["POST"]})
+"""),
+            ("the shop's origin, but GET only", """
+lambda_client.update_function_url_config(FunctionName="cart", Cors={
+    "AllowOrigins": ["https://shop.example.com"], "AllowMethods": ["GET"]})
+"""),
+            ("the header the function sends, not the URL's configuration", """
+Path("14-functions/cart.py").write_text(
+    "def lambda_handler(event, context):\\n"
+    "    return {'statusCode': 200, 'headers': {'Access-Control-Allow-Origin': 'https://shop.example.com'}}\\n")
+lab.deploy("cart", "14-functions/cart.py")
+"""),
+        ],
+    },
 }
 
 RESET: dict[str, dict[int, str]] = {
@@ -350,6 +430,40 @@ Path("04-functions/read_upload.py").write_text(
     "    return {'key': key, 'size': size}\\n")
 lab.deploy("read-upload", "04-functions/read_upload.py")
 """},
+    "08-application-load-balancer": {
+        1: """
+for old in elbv2.describe_rules(ListenerArn=listener_arn)["Rules"]:
+    if any("/health" in str(condition) for condition in old["Conditions"]):
+        elbv2.delete_rule(RuleArn=old["RuleArn"])
+""",
+        2: """
+Path("08-functions/price_list.py").write_text(
+    "def lambda_handler(event, context):\\n    return {'statusCode': '200', 'body': {'tea': 3, 'coffee': 4}}\\n")
+lab.deploy("price-list", "08-functions/price_list.py")
+""",
+        3: """
+elbv2.modify_target_group_attributes(TargetGroupArn=tags_group, Attributes=[
+    {"Key": "lambda.multi_value_headers.enabled", "Value": "false"}])
+event = None
+""",
+    },
+    "14-function-urls": {
+        1: """
+try:
+    for statement in json.loads(lambda_client.get_policy(FunctionName="greet")["Policy"])["Statement"]:
+        lambda_client.remove_permission(FunctionName="greet", StatementId=statement["Sid"])
+except lambda_client.exceptions.ResourceNotFoundException:
+    pass
+""",
+        2: """
+Path("14-functions/hello_text.py").write_text("def lambda_handler(event, context):\\n    return 'Hello'\\n")
+lab.deploy("hello-text", "14-functions/hello_text.py")
+""",
+        3: """
+lambda_client.update_function_url_config(FunctionName="cart", Cors={})
+lab.deploy("cart", "14-functions/echo_event.py")
+""",
+    },
     "07-api-gateway": {3: """
 apigateway.put_integration(restApiId=api_id, resourceId=email_id, httpMethod="POST", type="AWS_PROXY",
                            integrationHttpMethod="POST", uri=lambda_uri(email_arn), timeoutInMillis=500)

@@ -184,9 +184,12 @@ PLAYGROUNDS = {
     "04-s3-event-notifications": [(None, "S3 answered 200")],
     "06-sqs-event-source-mapping": [(None, "Sent orders")],
     "07-api-gateway": [(None, "HTTP 200 OK")],
+    "08-application-load-balancer": [(None, "HTTP 200 OK")],
     "09-ses-email-receiving": [(None, "SMTP answered 250")],
+    "14-function-urls": [(None, "HTTP 200 OK")],
 }
-ACTION = {"04": "Upload", "06": "Send orders", "07": "Send", "09": "Send"}
+ACTION = {"04": "Upload", "06": "Send orders", "07": "Send", "08": "Send", "09": "Send",
+          "14": "Send"}
 
 
 def _use_the_playground(page, path: Path):

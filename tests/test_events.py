@@ -17,12 +17,14 @@ from aws_lambda_powertools.utilities.parser import models
 import helpers.events as events_package
 from helpers.aws import ACCOUNT_ID
 from helpers.events import (
+    alb,
     apigw,
     apigwv2,
     dynamodb,
     event_bridge,
     kinesis,
     kinesis_firehose,
+    lambda_function_url,
     s3,
     ses,
     sns,
@@ -138,9 +140,28 @@ def _ses():
     return event
 
 
+def _alb():
+    return alb.alb_event(
+        method="POST", path="/orders", raw_query="tag=a%20b&tag=c",
+        headers=[("Host", "h"), ("Content-Type", "image/png")], body=b"\x89PNG",
+        target_group_arn=f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT_ID}:targetgroup/"
+                         "tg/0123456789abcdef", multi_value=False)
+
+
+def _lambda_function_url():
+    return lambda_function_url.function_url_event(
+        method="GET", raw_path="/hello", raw_query="name=Ada", headers=[("user-agent", "t")],
+        body=b"", url_id="a" * 32, account_id=ACCOUNT_ID, region="us-east-1",
+        request_id="8c7f0b2e-3a1d-4c55-9a0e-1f2d3c4b5a69", epoch_ms=1_700_000_000_000,
+        source_ip="127.0.0.1", caller={"accessKey": "AKIAEXAMPLE", "accountId": ACCOUNT_ID,
+                                       "callerId": "AIDAEXAMPLE", "userId": "AIDAEXAMPLE",
+                                       "userArn": f"arn:aws:iam::{ACCOUNT_ID}:user/ada"})
+
+
 EXAMPLES = {"s3": _s3, "sqs": _sqs, "apigw": _apigw, "apigwv2": _apigwv2, "sns": _sns,
             "event_bridge": _event_bridge, "dynamodb": _dynamodb, "kinesis": _kinesis,
-            "kinesis_firehose": _kinesis_firehose, "ses": _ses}
+            "kinesis_firehose": _kinesis_firehose, "ses": _ses, "alb": _alb,
+            "lambda_function_url": _lambda_function_url}
 MODULES = sorted(info.name for info in pkgutil.iter_modules(events_package.__path__))
 
 

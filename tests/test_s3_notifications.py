@@ -9,6 +9,7 @@ import json
 import re
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote_plus
 
 import boto3
@@ -527,6 +528,16 @@ def test_a_loop_through_s3_is_stopped_after_16_invocations(lab, deploy, lambda_c
     [dead] = drain(dlq_url, expect=1)
     assert json.loads(dead["Body"]) == notices[-1]["event"]  # the 17th event, not run
     assert json.loads(dead["Body"])["Records"][0]["s3"]["object"]["key"] == "k" + "x" * 16
+    now = datetime.now(timezone.utc)
+    cloudwatch = boto3.client("cloudwatch")
+    sums = {metric: sum(p["Sum"] for p in cloudwatch.get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName=metric, Period=3600, Statistics=["Sum"],
+        Dimensions=[{"Name": "FunctionName", "Value": name}],
+        StartTime=now - timedelta(hours=1), EndTime=now + timedelta(minutes=1))["Datapoints"])
+        for metric in ("RecursiveInvocationsDropped", "AsyncEventsDropped", "Invocations",
+                       "AsyncEventsReceived")}
+    assert sums == {"RecursiveInvocationsDropped": 1, "AsyncEventsDropped": 1,
+                    "Invocations": 16, "AsyncEventsReceived": 17}
 
 
 def test_the_trace_header_carries_the_lineage(lab, deploy, lambda_client, s3, bucket):

@@ -67,6 +67,19 @@ class Iam:
         return None
 
     @staticmethod
+    def user_of(access_key: str) -> tuple[str, str] | None:
+        """(ARN, user id) of the IAM user an access key made in the lab belongs to."""
+        if not access_key.startswith("AKIA") or "moto.iam.models" not in sys.modules:
+            return None
+        from moto.iam.models import iam_backends
+
+        for user in list(iam_backends[ACCOUNT_ID]["aws"].users.values()):
+            if any(key.access_key_id == access_key and key.status == "Active"
+                   for key in user.access_keys):
+                return user.arn, user.id
+        return None
+
+    @staticmethod
     def authorize(request, action: str, resource: str) -> None:
         """Refuse ``request`` (AccessDeniedException) unless IAM allows ``action``."""
         from moto.core.exceptions import AccessDeniedError

@@ -13,7 +13,9 @@ import sys
 
 from ..lambda_.functions import Settings
 from .apigateway_state import ApiGatewayState
+from .elbv2_state import Elbv2State
 from .front import Front
+from .function_url_state import FunctionUrlState
 from .iam import Iam
 from .lambda_state import LambdaState
 from .moto_app import MotoApp, check_version, reset_state
@@ -47,6 +49,8 @@ class LocalCloud:
         self.functions = LambdaState(self.settings)
         self.s3 = S3State()
         self.apigateway = ApiGatewayState()
+        self.elbv2 = Elbv2State()
+        self.function_urls = FunctionUrlState()
         self.iam = Iam()
         self.seams = Seams()
         self.patches = Patches(self.seams)

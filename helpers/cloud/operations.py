@@ -2,7 +2,8 @@
 
 The service comes from the request's SigV4 credential scope (``.../us-east-1/lambda/
 aws4_request``). The operation depends on the service's protocol, which botocore's own
-service models describe (the same models that built the request):
+service models describe (the same models that built the request; of a service that
+offers several, such as CloudWatch, the one botocore chooses):
 
 - ``json``: the ``X-Amz-Target`` header (``AmazonSQS.SendMessage``);
 - ``query``: the ``Action`` parameter (``Action=Publish``), in the body or the URL;
@@ -68,7 +69,7 @@ class _Service:
 
     def __init__(self, name: str):
         model = _session().get_service_model(name)
-        self.protocol = model.protocol
+        self.protocol = getattr(model, "resolved_protocol", model.protocol)  # botocore's choice
         self.routes: dict[str, list[_Route]] = {}
         if self.protocol not in ("rest-json", "rest-xml"):
             return

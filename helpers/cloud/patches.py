@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import LabError
+from .cloudwatch import exact_metric_data, exact_metric_statistics
 
 __all__ = ["PATCHES", "Patch", "Patches"]
 
@@ -201,9 +202,32 @@ def _kinesis_read_locked(original, seams):
             return original(shard, last_sequence_id, limit)
 
     return get_records
+def _statement_as_aws_writes_it(original, seams):
+    """AddPermission's statement as AWS writes it: FunctionUrlAuthType and
+    InvokedViaFunctionUrl become conditions, an account or IAM ARN principal ``{"AWS": ...}``."""
+
+    def decode_policy(policy, obj):
+        auth_type = obj.pop("FunctionUrlAuthType", None)
+        via_url = obj.pop("InvokedViaFunctionUrl", None)
+        decoded = original(policy, obj)
+        statement = decoded.statements[0]
+        principal = statement.get("Principal")
+        if isinstance(principal, str) and principal != "*":
+            statement["Principal"] = {"AWS": f"arn:aws:iam::{principal}:root"
+                                      if principal.isdigit() else principal}
+        if auth_type is not None or via_url:
+            condition = statement.setdefault("Condition", {})
+            if auth_type is not None:
+                condition.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = auth_type
+            if via_url:
+                condition["Bool"] = {"lambda:InvokedViaFunctionUrl": "true"}
+        return decoded
+
+    return decode_policy
 
 
 _LAMBDA = "moto.awslambda.models"
+_CLOUDWATCH = "moto.cloudwatch.models.CloudWatchBackend"
 _SQS = "moto.sqs.models"
 _SNS = "moto.sns.models"
 PATCHES = (
@@ -269,6 +293,22 @@ PATCHES = (
     Patch("kinesis", "moto.kinesis.models.Shard", "get_records",
           ("self", "last_sequence_id", "limit"),
           "GetRecords reads the shard under the lock its writers hold", _kinesis_read_locked),
+    Patch("cloudwatch", _CLOUDWATCH, "get_metric_statistics",
+          ("self", "namespace", "metric_name", "start_time", "end_time", "period", "stats",
+           "dimensions"),
+          "moto adds up every metric whose dimensions include those asked for (FunctionName "
+          "would count each invocation once per dimension set); CloudWatch matches them "
+          "exactly (cloud/cloudwatch.py)", exact_metric_statistics),
+    Patch("cloudwatch", _CLOUDWATCH, "get_metric_data",
+          ("self", "queries", "start_time", "end_time"),
+          "moto matches a query without dimensions to every metric of that name, ignores "
+          "the namespace of one with dimensions, and does no metric math", exact_metric_data),
+    Patch("*", "moto.awslambda.policy.Policy", "decode_policy", ("self", "obj"),
+          "moto keeps AddPermission's FunctionUrlAuthType and InvokedViaFunctionUrl as stray "
+          "keys and an account or IAM ARN principal as a bare string; AWS writes conditions "
+          "and {\"AWS\": ...}, which function URLs check (front_doors/function_url_access.py). "
+          "No hook can: moto decodes every object of the request's JSON as a statement",
+          _statement_as_aws_writes_it),
 )
 
 # Attributes of moto objects the replacements above use.

@@ -34,7 +34,8 @@ def protocol_of(service: str | None) -> tuple[str, str | None]:
             from .operations import _session
 
             model = _session().get_service_model(service)
-            result = (model.protocol, model.metadata.get("jsonVersion"))
+            protocol = getattr(model, "resolved_protocol", model.protocol)
+            result = (protocol, model.metadata.get("jsonVersion"))
         except Exception:
             pass
     _protocols[service] = result

@@ -1,3 +1,4 @@
-"""Synchronous front doors: real endpoints on loopback that invoke Lambda (API Gateway)."""
+"""Synchronous front doors: real endpoints on loopback that invoke Lambda (API Gateway,
+Application Load Balancers, function URLs), on one HTTP base (``http.py``)."""
 
 __all__: list[str] = []

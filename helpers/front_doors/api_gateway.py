@@ -15,30 +15,21 @@ Lambda service with the integration's timeout; the function's response is mapped
 The gateway's own errors use AWS's status codes and bodies:
 https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html
 
-Every request is recorded in the lab's trace: ``apigateway.request`` (with the event),
-``invoke`` (source "apigateway"), the service's attempts, ``apigateway.response``, and
-``apigateway.abandoned`` when a function finishes after the gateway stopped waiting.
-Introduced in notebook 07.
-
-Trace records:
-
-- ``apigateway.request``: an HTTP request reached the lab's API Gateway: request_id (API
-  Gateway's, as in the ``x-amzn-RequestId`` or ``apigw-requestid`` header), api_type
-  ("REST", "HTTP"), api_id, stage, method, path, route (the matched resource or route
-  key), function, and the Lambda event (None if none was built; bodies over 64 KB
-  shortened). Its ``invoke`` has source "apigateway" and api_request_id (notebook 07)
-- ``apigateway.response``: request_id, status, outcome ("integration" for the function's
-  own response; "function_error", "malformed", "rejected", "timeout", "missing_token",
-  "forbidden", "too_large", "configuration"), detail (why, as API Gateway's execution
-  log would say), headers, body, lambda_request_id, function, seconds
-- ``apigateway.abandoned``: a function finished after the gateway stopped waiting (504
-  or 503): request_id, lambda_request_id, function, outcome, seconds_after_response
+Every request is recorded in the lab's trace as every front door records it
+(``helpers.front_doors.http``: ``apigateway.request``, ``invoke`` with source
+"apigateway" and api_request_id, ``apigateway.response``, and ``apigateway.abandoned``
+when a function finishes after the gateway stopped waiting, a 504 or 503), with API
+Gateway's own fields: api_type ("REST", "HTTP"), api_id, stage, route (the matched
+resource or route key) and extended_request_id. The request_id is API Gateway's, as in
+the ``x-amzn-RequestId`` or ``apigw-requestid`` header. A response's outcome is
+"integration" for the function's own response, or "function_error", "malformed",
+"rejected", "timeout", "missing_token", "forbidden", "too_large", "configuration"; its
+detail says why, as API Gateway's execution log would. Introduced in notebook 07.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import time
@@ -46,7 +37,7 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from ..aws import ACCOUNT_ID, MAX_SYNC_PAYLOAD, policy_allows
+from ..aws import ACCOUNT_ID, policy_allows
 from ..errors import LabError, LambdaApiError
 from ..events.apigw import is_text_media_type, media_type_matches, rest_event
 from ..events.apigwv2 import http_event
@@ -57,10 +48,9 @@ from .api_gateway_responses import (
     map_v1_response,
     map_v2_response,
 )
-from .http import FrontDoor, TimedOut
+from .http import Exchange, FrontDoor, PayloadTooLarge, TimedOut, forwarded_headers, trace_id
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload quota (REST and HTTP APIs)
-TRACE_BODY_CHARS = 64 * 1024  # bodies longer than this are shortened in the trace
 PRINCIPAL = "apigateway.amazonaws.com"
 LAMBDA_URI = re.compile(
     r"^arn:aws[a-z-]*:apigateway:[a-z0-9-]+:lambda:path/2015-03-31/functions/(.+)/invocations$")
@@ -167,22 +157,11 @@ def _request_ids(kind: str) -> tuple[str, str]:
     return short, short
 
 
-def _trace_id() -> str:
-    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()}"
-
-
-def _shorten(event: dict) -> dict:
-    body = event.get("body")
-    if isinstance(body, str) and len(body) > TRACE_BODY_CHARS:
-        event = dict(event)
-        event["body"] = body[:TRACE_BODY_CHARS] + f"… ({len(body)} characters in all)"
-    return event
-
-
 class ApiGateway(FrontDoor):
     """The lab's API Gateway endpoint. Started by the lab on first use (``lab.api_url``)."""
 
     name = "apigateway"
+    link_field = "api_request_id"
     max_body = MAX_REQUEST_BYTES
 
     def __init__(self, service, functions, state, region: str):
@@ -217,17 +196,15 @@ class ApiGateway(FrontDoor):
 
     def handle(self, request: Request) -> Response:
         """Answer one request."""
-        method, target, headers, body = (request.method, request.target, request.headers,
-                                         request.body)
+        headers, body = request.headers, request.body
         source_ip, too_large = request.client[0], request.too_large
-        started = time.perf_counter()
-        raw_path, _, raw_query = target.partition("?")
+        raw_path, _, raw_query = request.target.partition("?")
         parts = raw_path.split("/", 4)
         kind = {"restapis": "REST", "httpapis": "HTTP"}.get(parts[1] if len(parts) > 1 else "")
         request_id, extended_id = _request_ids(kind or "REST")
-        context = {"request_id": request_id, "extended_id": extended_id, "kind": kind,
-                   "method": method, "started": started, "api_id": None, "stage": None,
-                   "route": None, "function": None, "lambda_request_id": None}
+        context = Exchange(request, request_id, fields={
+            "api_type": kind, "api_id": None, "stage": None, "route": None,
+            "extended_request_id": extended_id})
         try:
             if kind is None or len(parts) < 3:
                 response = self._error(context, "forbidden", "not an API URL")
@@ -241,50 +218,36 @@ class ApiGateway(FrontDoor):
             response = self._error(context, "rejected", f"lab error: {error!r}")
         return response
 
-    def _finish(self, context, response: Response, outcome: str,
+    def _finish(self, context: Exchange, response: Response, outcome: str,
                 detail: str | None = None) -> Response:
-        if context["kind"] == "HTTP":
-            response.headers.append(("Apigw-Requestid", context["request_id"]))
+        if context.fields["api_type"] == "HTTP":
+            response.headers.append(("Apigw-Requestid", context.request_id))
         else:
-            response.headers.append(("x-amzn-RequestId", context["request_id"]))
-            response.headers.append(("x-amz-apigw-id", context["extended_id"]))
+            response.headers.append(("x-amzn-RequestId", context.request_id))
+            response.headers.append(("x-amz-apigw-id", context.fields["extended_request_id"]))
             if outcome == "integration":
-                response.headers.append(("X-Amzn-Trace-Id", context.get("trace_id", "")))
-        body = response.body
-        text = body[:TRACE_BODY_CHARS].decode("utf-8", "replace")
-        self.trace.record(
-            "apigateway.response", request_id=context["request_id"],
-            api_id=context["api_id"], stage=context["stage"], status=response.status,
-            outcome=outcome, detail=detail, headers=list(response.headers), body=text,
-            lambda_request_id=context["lambda_request_id"], function=context["function"],
-            seconds=round(time.perf_counter() - context["started"], 4))
-        return response
+                response.headers.append(("X-Amzn-Trace-Id", context.trace_id or ""))
+        return self.finish(context, response, outcome, detail)
 
-    def _error(self, context, error: str, detail: str) -> Response:
-        table = HTTP_ERRORS if context["kind"] == "HTTP" else REST_ERRORS
+    def _error(self, context: Exchange, error: str, detail: str) -> Response:
+        table = HTTP_ERRORS if context.fields["api_type"] == "HTTP" else REST_ERRORS
         status, message, compact = table[error]
         response = Response(status, [("Content-Type", "application/json")],
                                 _json_error(message, compact))
         return self._finish(context, response, error, detail)
 
-    def _record_request(self, context, path, event=None):
-        self.trace.record(
-            "apigateway.request", request_id=context["request_id"], api_type=context["kind"],
-            api_id=context["api_id"], stage=context["stage"], method=context["method"],
-            path=path, route=context["route"], function=context["function"],
-            event=_shorten(event) if event is not None else None)
-
     # -- REST APIs ------------------------------------------------------------------------
 
     def _rest(self, context, parts, raw_query, headers, body, source_ip):
+        request_method = context.request.method
         if len(parts) < 4 or not parts[3]:
             return self._error(context, "missing_token", "no stage in the URL")
         api_id, stage_name = parts[2], unquote(parts[3])
-        context.update(api_id=api_id, stage=stage_name)
+        context.fields.update(api_id=api_id, stage=stage_name)
         raw_path = "/" + (parts[4] if len(parts) > 4 else "")
         stage = self.state.rest_stage(api_id, stage_name, ACCOUNT_ID, self.region)
         if stage is None:
-            self._record_request(context, raw_path)
+            self.record_request(context, raw_path)
             return self._error(context, "forbidden", "no such API or stage")
         segments = _segments(raw_path)
         matches = []
@@ -296,32 +259,32 @@ class ApiGateway(FrontDoor):
         resource, params = (matches[0][1], matches[0][2]) if matches else (None, None)
         method = None
         if resource is not None:
-            method = resource.methods.get(context["method"]) or resource.methods.get("ANY")
+            method = resource.methods.get(request_method) or resource.methods.get("ANY")
         if method is None:
-            self._record_request(context, raw_path)
+            self.record_request(context, raw_path)
             return self._error(context, "missing_token", "no resource and method match")
-        context["route"] = f"{context['method']} {resource.path}"
+        context.fields["route"] = f"{request_method} {resource.path}"
         if method.integration_type != "AWS_PROXY":
-            self._record_request(context, raw_path)
+            self.record_request(context, raw_path)
             return self._error(context, "rejected",
                                f"integration type {method.integration_type}: the lab serves "
                                "Lambda proxy (AWS_PROXY) integrations only")
         content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
-        trace_id = _trace_id()
-        context["trace_id"] = trace_id
-        forwarded = self._forwarded_headers(headers, source_ip, trace_id)
+        context.trace_id = trace_id()
+        forwarded = forwarded_headers(headers, source_ip, self.port, "http", context.trace_id)
         path = "/" + "/".join(segments) if segments else "/"
         event = rest_event(
-            method=context["method"], path=path, raw_query=raw_query, headers=forwarded,
+            method=request_method, path=path, raw_query=raw_query, headers=forwarded,
             body=body, body_is_binary=media_type_matches(content_type, stage.binary_media_types),
             resource_path=resource.path, resource_id=resource.resource_id,
             path_parameters=params, stage=stage_name, stage_variables=stage.variables,
             api_id=api_id, account_id=ACCOUNT_ID, region=self.region,
-            request_id=context["request_id"], extended_request_id=context["extended_id"],
+            request_id=context.request_id,
+            extended_request_id=context.fields["extended_request_id"],
             epoch_ms=int(time.time() * 1000), source_ip=source_ip,
             deployment_id=stage.deployment_id)
         source_arn = (f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{api_id}/{stage_name}/"
-                      f"{context['method']}{resource.path}")
+                      f"{request_method}{resource.path}")
         accept = next((v for k, v in headers if k.lower() == "accept"), None)
 
         def mapper(payload):
@@ -334,8 +297,8 @@ class ApiGateway(FrontDoor):
     # -- HTTP APIs ------------------------------------------------------------------------
 
     def _http(self, context, parts, raw_query, headers, body, source_ip):
-        api_id = parts[2]
-        context["api_id"] = api_id
+        api_id, request_method = parts[2], context.request.method
+        context.fields["api_id"] = api_id
         rest = "/" + "/".join(parts[3:])
         names = self.state.http_stage_names(api_id, ACCOUNT_ID, self.region)
         first = unquote(parts[3]) if len(parts) > 3 else ""
@@ -345,45 +308,45 @@ class ApiGateway(FrontDoor):
         elif "$default" in names:
             stage_name, route_path = "$default", rest
         else:
-            self._record_request(context, rest)
+            self.record_request(context, rest)
             return self._error(context, "forbidden", "no such API or stage")
-        context["stage"] = stage_name
+        context.fields["stage"] = stage_name
         stage = self.state.http_stage(api_id, stage_name, ACCOUNT_ID, self.region)
         if stage is None:
-            self._record_request(context, rest)
+            self.record_request(context, rest)
             return self._error(context, "forbidden", "no such API or stage")
-        route, params = self._match_route(stage.routes, context["method"], route_path)
+        route, params = self._match_route(stage.routes, request_method, route_path)
         if route is None:
-            self._record_request(context, rest)
+            self.record_request(context, rest)
             return self._error(context, "missing_token", "no route matches")
-        context["route"] = route.route_key
+        context.fields["route"] = route.route_key
         integration = route.integration
         if integration is None or integration.integration_type != "AWS_PROXY":
-            self._record_request(context, rest)
+            self.record_request(context, rest)
             kind = integration.integration_type if integration else "none"
             return self._error(context, "rejected", f"integration type {kind}: the lab "
                                "serves Lambda proxy (AWS_PROXY) integrations only")
-        forwarded = self._forwarded_headers(headers, source_ip, _trace_id())
+        forwarded = forwarded_headers(headers, source_ip, self.port, "http", trace_id())
         now_ms = int(time.time() * 1000)
         if integration.payload_format_version == "2.0":
             event = http_event(
-                method=context["method"], raw_path=rest, raw_query=raw_query,
+                method=request_method, raw_path=rest, raw_query=raw_query,
                 headers=forwarded, body=body, route_key=route.route_key,
                 path_parameters=params, stage=stage_name, stage_variables=stage.variables,
                 api_id=api_id, account_id=ACCOUNT_ID, region=self.region,
-                request_id=context["request_id"], epoch_ms=now_ms, source_ip=source_ip)
+                request_id=context.request_id, epoch_ms=now_ms, source_ip=source_ip)
             mapper = map_v2_response
         else:
             content_type = next((v for k, v in forwarded if k.lower() == "content-type"), None)
             resource_path = route.route_key.split(" ", 1)[-1]
             event = rest_event(
-                method=context["method"], path=unquote(rest), raw_query=raw_query,
+                method=request_method, path=unquote(rest), raw_query=raw_query,
                 headers=forwarded, body=body,
                 body_is_binary=not is_text_media_type(content_type),
                 resource_path=resource_path, resource_id=None, path_parameters=params,
                 stage=stage_name, stage_variables=stage.variables, api_id=api_id,
-                account_id=ACCOUNT_ID, region=self.region, request_id=context["request_id"],
-                extended_request_id=context["extended_id"], epoch_ms=now_ms,
+                account_id=ACCOUNT_ID, region=self.region, request_id=context.request_id,
+                extended_request_id=context.fields["extended_request_id"], epoch_ms=now_ms,
                 source_ip=source_ip, version="1.0")
 
             def mapper(payload):
@@ -392,7 +355,7 @@ class ApiGateway(FrontDoor):
         if route.route_key == "$default":
             arn_route = "$default"
         else:
-            arn_route = f"{context['method']}{route.route_key.split(' ', 1)[-1]}"
+            arn_route = f"{request_method}{route.route_key.split(' ', 1)[-1]}"
         source_arn = (f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{api_id}/{stage_name}/"
                       f"{arn_route}")
         return self._integrate(context, rest, event, integration.uri, integration.credentials,
@@ -422,37 +385,24 @@ class ApiGateway(FrontDoor):
 
     # -- the integration ------------------------------------------------------------------
 
-    def _forwarded_headers(self, headers, source_ip, trace_id):
-        forwarded = list(headers)
-        names = {name.lower(): index for index, (name, _) in enumerate(forwarded)}
-        if "x-forwarded-for" in names:
-            index = names["x-forwarded-for"]
-            forwarded[index] = (forwarded[index][0], f"{forwarded[index][1]}, {source_ip}")
-        else:
-            forwarded.append(("X-Forwarded-For", source_ip))
-        forwarded.append(("X-Forwarded-Port", str(self.port)))
-        forwarded.append(("X-Forwarded-Proto", "http"))
-        forwarded.append(("X-Amzn-Trace-Id", trace_id))
-        return forwarded
-
     def _integrate(self, context, path, event, uri, credentials, stage_variables,
                    source_arn, timeout_s, mapper) -> Response:
         try:
             target = parse_lambda_uri(uri, stage_variables)
         except ValueError as error:
-            self._record_request(context, path, event)
+            self.record_request(context, path, event)
             return self._error(context, "rejected", f"configuration error: {error}")
-        context["function"] = target.name
+        context.function = target.name
         try:
             spec = self.functions.find(target.name, target.qualifier, ACCOUNT_ID,
                                        self.region)
         except Exception:
-            self._record_request(context, path, event)
+            self.record_request(context, path, event)
             return self._error(context, "rejected",
                                f"Lambda: function {target.name} not found")
-        context["function"] = spec.arn
+        context.function = spec.arn
         invoked_arn = spec.arn + (f":{target.qualifier}" if target.qualifier else "")
-        self._record_request(context, path, event)
+        self.record_request(context, path, event)
         if not credentials:
             statements = self.functions.policy_statements(
                 spec.name, target.qualifier, ACCOUNT_ID, self.region)
@@ -463,20 +413,10 @@ class ApiGateway(FrontDoor):
                 return self._error(context, "rejected",
                                    "Invalid permissions on Lambda function "
                                    f"(no statement allows {PRINCIPAL} from {source_arn})")
-        payload = _encode(event)
-        if len(payload) > MAX_SYNC_PAYLOAD:
-            return self._error(context, "rejected", "Lambda: RequestTooLargeException "
-                               f"({len(payload)} bytes; the limit is {MAX_SYNC_PAYLOAD})")
-        lambda_request_id = str(uuid.uuid4())
-        context["lambda_request_id"] = lambda_request_id
-        self.trace.record("invoke", request_id=lambda_request_id, function=spec.arn,
-                          version=spec.version, invocation_type="RequestResponse",
-                          source="apigateway", api_request_id=context["request_id"])
         try:
-            outcome = self.invoke_with_timeout(
-                spec, payload, invoked_arn, lambda_request_id, timeout_s,
-                on_abandoned=lambda result, error, late: self._abandoned(context, result,
-                                                                         error, late))
+            outcome = self.invoke_function(context, spec, invoked_arn, event, timeout_s)
+        except PayloadTooLarge as error:
+            return self._error(context, "rejected", f"Lambda: RequestTooLargeException ({error})")
         except TimedOut:
             return self._error(context, "timeout",
                                f"the integration did not answer in {timeout_s * 1000:.0f} ms")
@@ -493,18 +433,3 @@ class ApiGateway(FrontDoor):
         except MalformedResponse as error:
             return self._error(context, "malformed", f"Malformed Lambda proxy response: {error}")
         return self._finish(context, Response(status, headers, body), "integration")
-
-    def _abandoned(self, context, result, error, seconds_late):
-        if error is not None:
-            outcome = f"api error: {error}"
-        else:
-            outcome = (f"function error: {result.error_type}" if result.function_error
-                       else "response")
-        self.trace.record(
-            "apigateway.abandoned", request_id=context["request_id"],
-            lambda_request_id=context["lambda_request_id"], function=context["function"],
-            outcome=outcome, seconds_after_response=round(seconds_late, 3))
-
-
-def _encode(event: dict) -> bytes:
-    return json.dumps(event, separators=(",", ":")).encode()

@@ -11,11 +11,17 @@ Introduced in notebook 07.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 
 from ..events.apigw import media_type_matches
+from .http import (
+    MalformedResponse,
+    body_bytes,
+    header_value,
+    is_base64,
+    parse_json,
+    status_code,
+)
 
 # Response headers the gateway owns; a function's value is passed on renamed.
 _REMAPPED = {"connection", "content-length", "date", "server", "transfer-encoding"}
@@ -23,53 +29,8 @@ _REMAPPED = {"connection", "content-length", "date", "server", "transfer-encodin
 __all__ = ["Base64BodyError", "MalformedResponse", "map_v1_response", "map_v2_response"]
 
 
-class MalformedResponse(ValueError):
-    """The function's return value does not follow the proxy integration's contract."""
-
-
 class Base64BodyError(MalformedResponse):
     """A body marked as base64 that is not: REST APIs report it as a configuration error."""
-
-
-def _header_value(name, value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    raise MalformedResponse(f"header {name!r} has a {type(value).__name__} value")
-
-
-def _status(result: dict) -> int:
-    status = result.get("statusCode")
-    if isinstance(status, bool) or not isinstance(status, int):
-        raise MalformedResponse(f"statusCode must be an integer, not {status!r}")
-    if not 100 <= status <= 599:
-        raise MalformedResponse(f"statusCode {status} is not an HTTP status code")
-    return status
-
-
-def _body_bytes(result: dict, decode_base64: bool) -> bytes:
-    body = result.get("body")
-    if body is None:
-        return b""
-    if not isinstance(body, str):
-        raise MalformedResponse(f"body must be a string, not {type(body).__name__} "
-                                "(serialize it with json.dumps)")
-    if decode_base64:
-        try:
-            return base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise Base64BodyError("isBase64Encoded is true but body is not base64") from None
-    return body.encode("utf-8")
-
-
-def _is_base64(result: dict) -> bool:
-    flag = result.get("isBase64Encoded", False)
-    if flag is None:
-        return False
-    if not isinstance(flag, bool):
-        raise MalformedResponse(f"isBase64Encoded must be true or false, not {flag!r}")
-    return flag
 
 
 def _finish_headers(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -83,13 +44,6 @@ def _finish_headers(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
-def _parse(payload: bytes):
-    try:
-        return json.loads(payload)
-    except ValueError:
-        raise MalformedResponse("the function did not return JSON") from None
-
-
 def map_v1_response(payload: bytes, *, accept: str | None = None,
                     binary_media_types=(), always_decode: bool = False):
     """(status, headers, body) from a payload format 1.0 response.
@@ -99,25 +53,25 @@ def map_v1_response(payload: bytes, *, accept: str | None = None,
     first Accept type is one of the REST API's binary media types, or always for an
     HTTP API (``always_decode``); otherwise the base64 text itself is sent.
     """
-    result = _parse(payload)
+    result = parse_json(payload)
     if not isinstance(result, dict):
         raise MalformedResponse("the function must return an object with a statusCode")
-    status = _status(result)
+    status = status_code(result)
     headers = result.get("headers") or {}
     multi = result.get("multiValueHeaders") or {}
     if not isinstance(headers, dict) or not isinstance(multi, dict):
         raise MalformedResponse("headers and multiValueHeaders must be objects")
     multi_names = {name.lower() for name in multi}
-    pairs = [(name, _header_value(name, value)) for name, value in headers.items()
+    pairs = [(name, header_value(name, value)) for name, value in headers.items()
              if name.lower() not in multi_names]
     for name, values in multi.items():
         if not isinstance(values, list):
             raise MalformedResponse(f"multiValueHeaders[{name!r}] must be a list")
-        pairs.extend((name, _header_value(name, value)) for value in values)
-    encoded = _is_base64(result)
+        pairs.extend((name, header_value(name, value)) for value in values)
+    encoded = is_base64(result)
     first_accept = (accept or "").split(",", 1)[0]
     decode = encoded and (always_decode or media_type_matches(first_accept, binary_media_types))
-    body = _body_bytes(result, decode)
+    body = body_bytes(result, decode, Base64BodyError)
     return status, _finish_headers(pairs), body
 
 
@@ -128,18 +82,18 @@ def map_v2_response(payload: bytes):
     Set-Cookie headers). Any other valid JSON is the body of a 200 response with
     Content-Type application/json; a string is sent as it is, anything else serialized.
     """
-    result = _parse(payload)
+    result = parse_json(payload)
     if not (isinstance(result, dict) and "statusCode" in result):
         body = result if isinstance(result, str) else json.dumps(result)
         return 200, [("Content-Type", "application/json")], body.encode("utf-8")
-    status = _status(result)
+    status = status_code(result)
     headers = result.get("headers") or {}
     if not isinstance(headers, dict):
         raise MalformedResponse("headers must be an object")
-    pairs = [(name, _header_value(name, value)) for name, value in headers.items()]
+    pairs = [(name, header_value(name, value)) for name, value in headers.items()]
     cookies = result.get("cookies") or []
     if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
         raise MalformedResponse("cookies must be a list of strings")
     pairs.extend(("Set-Cookie", cookie) for cookie in cookies)
-    body = _body_bytes(result, _is_base64(result))
+    body = body_bytes(result, is_base64(result), Base64BodyError)
     return status, _finish_headers(pairs), body

@@ -93,6 +93,7 @@ class AsyncInvoker:
         self._order = itertools.count()
         self._cond = threading.Condition()
         self._pending: dict[str, AsyncEvent] = {}
+        self._ending = 0  # events completed whose record is being written
         self._stopped = False
         # Each worker takes the next due event from the queue itself: no hand-off thread.
         self._workers = [threading.Thread(target=self._run, daemon=True,
@@ -109,7 +110,7 @@ class AsyncInvoker:
                 raise LambdaApiError(503, "ServiceException", "The lab has stopped.")
             self._pending[event.request_id] = event
         self.trace.record("event.queued", request_id=event.request_id, function=function_arn,
-                          payload_bytes=len(event.payload))
+                          qualifier=event.invoked_qualifier, payload_bytes=len(event.payload))
         self._schedule(event, 0.0)
 
     def _schedule(self, event: AsyncEvent, lab_delay: float) -> None:
@@ -142,7 +143,7 @@ class AsyncInvoker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._cond:
-                if not self._pending:
+                if not self._pending and not self._ending:
                     return True
             time.sleep(0.01)
         return False
@@ -237,35 +238,49 @@ class AsyncInvoker:
         delivered = self._deliver(target, record, spec, success=True)
         if delivered is True:
             return self._complete(event, "delivered", targets=[target], condition="Success")
-        return self._complete(event, "dropped", reason=f"delivery to {target} failed: {delivered}")
+        return self._complete(event, "dropped", reason=f"delivery to {target} failed: {delivered}",
+                              condition="Success", destination_error=delivered)
 
     def _fail(self, event, spec, config, condition, reason):
-        targets, failures = [], []
+        targets, failures, errors = [], [], {}
         target = config["DestinationConfig"].get("OnFailure", {}).get("Destination")
         if target:
             result = self._deliver(target, self._record(event, spec, condition), spec,
                                    success=False)
-            (targets if result is True else failures).append(target if result is True
-                                                              else f"{target}: {result}")
+            if result is True:
+                targets.append(target)
+            else:
+                failures.append(f"{target}: {result}")
+                errors["destination_error"] = result
         dead_letter = (self.service.settings.of(spec.arn).dead_letter or {}).get("TargetArn")
         if dead_letter:
             result = self._dead_letter(event, dead_letter)
-            (targets if result is True else failures).append(
-                dead_letter if result is True else f"{dead_letter}: {result}")
+            if result is True:
+                targets.append(dead_letter)
+            else:
+                failures.append(f"{dead_letter}: {result}")
+                errors["dead_letter_error"] = result
         if targets:
             return self._complete(event, "delivered", targets=targets, condition=condition,
-                                  reason=reason, failures=failures)
+                                  reason=reason, failures=failures, **errors)
         why = reason + ("; delivery failed: " + "; ".join(failures) if failures
                         else "; no on-failure destination or dead-letter queue")
-        return self._complete(event, "dropped", reason=why, condition=condition)
+        return self._complete(event, "dropped", reason=why, condition=condition, **errors)
 
     def _complete(self, event, outcome, **details):
         with self._cond:
             if self._pending.pop(event.request_id, None) is None:
                 return  # already completed: an event ends exactly once
+            self._ending += 1  # not idle until its record is in the trace
         event.state = "done"
-        self.trace.record("event.completed", request_id=event.request_id, outcome=outcome,
-                          attempts=event.attempts, **details)
+        parts = event.invoked_arn.split(":")
+        try:
+            self.trace.record("event.completed", request_id=event.request_id, outcome=outcome,
+                              attempts=event.attempts, function=":".join(parts[:7]),
+                              qualifier=event.invoked_qualifier, **details)
+        finally:
+            with self._cond:
+                self._ending -= 1
 
     def _record(self, event, spec, condition) -> dict:
         """The invocation record sent to a destination (AWS's format, version 1.0)."""

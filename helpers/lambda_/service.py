@@ -49,6 +49,12 @@ class InvokeOutcome:
     headers: dict = field(default_factory=dict)
 
 
+def _qualifier(invoked_arn: str) -> str | None:
+    """The version or alias in an invoked ARN (None when unqualified)."""
+    parts = invoked_arn.split(":")
+    return parts[7] if len(parts) > 7 else None
+
+
 def _throttled(reason: str) -> LambdaApiError:
     return LambdaApiError(429, "TooManyRequestsException", "Rate Exceeded.", Reason=reason)
 
@@ -193,11 +199,13 @@ class LambdaService:
         except LambdaApiError as error:
             if error.status == 429:
                 self.trace.record("throttle", request_id=request_id, function=spec.arn,
+                                  qualifier=_qualifier(invoked_arn), version=spec.version,
                                   reason=error.reason, source=source)
             raise
         self.trace.record("attempt.start", request_id=request_id, function=spec.arn,
-                          version=spec.version, environment=environment.id, cold=cold,
-                          attempt=attempt, source=source)
+                          qualifier=_qualifier(invoked_arn), version=spec.version,
+                          environment=environment.id, cold=cold, attempt=attempt,
+                          source=source)
         invocation = Invocation(request_id, payload, invoked_arn, spec.timeout, client_context,
                                 lineage=lineage)
         environment.start(invocation)

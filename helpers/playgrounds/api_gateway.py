@@ -12,16 +12,20 @@ Introduced in notebook 07.
 from __future__ import annotations
 
 import json
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 
 import boto3
 from botocore.exceptions import ClientError
 
 from ..aws import ACCOUNT_ID
-from .base import PlaygroundBase, PlaygroundInputError, wait_until
+from .base import (
+    PlaygroundBase,
+    PlaygroundInputError,
+    front_door_labels,
+    parse_header_lines,
+    send_http,
+    wait_until,
+)
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 TIMEOUT_RANGE_MS = (50, 29000)  # what REST API integrations accept
@@ -155,14 +159,7 @@ class ApiPlaygroundModel(PlaygroundBase):
         return [self.function_arn]
 
     def timeline_labels(self) -> dict:
-        requests = {r["request_id"]: r for r in self.lab.trace.events("apigateway.request")}
-        labels = {}
-        for answer in self.lab.trace.events("apigateway.response", function=self.function_arn):
-            request = requests.get(answer["request_id"], {})
-            if answer.get("lambda_request_id"):
-                labels[answer["lambda_request_id"]] = (
-                    f"{request.get('method', '')} {request.get('path', '')} → {answer['status']}")
-        return labels
+        return front_door_labels(self.lab.trace, "apigateway", self.function_arn)
 
     def _deploy_timeout(self, apigateway=None):
         apigateway = apigateway or boto3.client("apigateway")
@@ -187,14 +184,10 @@ class ApiPlaygroundModel(PlaygroundBase):
         low, high = TIMEOUT_RANGE_MS
         if not low <= int(self.timeout_ms) <= high:
             raise ApiPlaygroundError(f"The integration timeout is {low} to {high} ms.")
-        headers = []
-        for number, line in enumerate((self.headers_text or "").splitlines(), 1):
-            if not line.strip():
-                continue
-            name, colon, value = line.partition(":")
-            if not colon or not name.strip() or " " in name.strip():
-                raise ApiPlaygroundError(f"Header line {number} is not 'Name: value'.")
-            headers.append((name.strip(), value.strip()))
+        try:
+            headers = parse_header_lines(self.headers_text)
+        except PlaygroundInputError as error:
+            raise ApiPlaygroundError(str(error)) from None
         body = self.body or ""
         if len(body) > MAX_BODY_CHARS:
             raise ApiPlaygroundError("The body is over 1 MB: the playground stops here.")
@@ -221,23 +214,9 @@ class ApiPlaygroundModel(PlaygroundBase):
         url, headers, body = self.validate()  # the API's URL may be new
         self.apply_settings()
         result = ApiResult(self.method, url)
-        request = urllib.request.Request(url, data=body or None, method=self.method,
-                                         headers=dict(headers))
-        started = time.perf_counter()
-        try:
-            response = urllib.request.urlopen(request, timeout=60)
-        except urllib.error.HTTPError as error:  # 4xx and 5xx still carry an answer
-            response = error
-        except OSError as error:
-            result.error = f"No answer: {error}"
-            response = None
-        if response is not None:
-            with response:
-                result.body = response.read().decode("utf-8", "replace")
-            result.status, result.reason = response.status, response.reason
-            result.headers = list(response.headers.items())
-            result.request_id = response.headers.get("x-amzn-RequestId")
-        result.seconds = time.perf_counter() - started
+        answer_headers = send_http(result, self.method, url, headers, body)
+        if answer_headers is not None:
+            result.request_id = answer_headers.get("x-amzn-RequestId")
         self.result = result
         return result
 

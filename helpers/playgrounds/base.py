@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
+import urllib.error
+import urllib.request
 
 from ..errors import LabError
 from . import timeline as timelines
 
-__all__ = ["PlaygroundBase", "PlaygroundInputError", "PlaygroundTimeoutError", "wait_until"]
+__all__ = ["PlaygroundBase", "PlaygroundInputError", "PlaygroundTimeoutError",
+           "front_door_labels", "parse_header_lines", "send_http", "wait_until"]
 
 
 class PlaygroundInputError(LabError):
@@ -40,6 +43,56 @@ def wait_until(check, timeout: float, what: str, interval: float = 0.05):
                 f"Gave up after {timeout:g} s waiting for {what}. Run the cell again to "
                 "wait longer, or look at lab.trace to see what happened.")
         time.sleep(interval)
+
+
+def parse_header_lines(text: str | None) -> list[tuple[str, str]]:
+    """``Name: value`` lines (blank lines skipped) as pairs; PlaygroundInputError naming
+    the first line that is not one."""
+    headers = []
+    for number, line in enumerate((text or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not name.strip() or " " in name.strip():
+            raise PlaygroundInputError(f"Header line {number} is not 'Name: value'.")
+        headers.append((name.strip(), value.strip()))
+    return headers
+
+
+def send_http(result, method: str, url: str, headers: list, body: bytes, timeout: float = 60):
+    """Send one HTTP request with urllib and fill ``result`` (its status, reason, headers,
+    body, seconds, or error when no answer came); returns the answer's headers (None
+    without an answer). A 4xx or 5xx is an answer like any other."""
+    request = urllib.request.Request(url, data=body or None, method=method,
+                                     headers=dict(headers))
+    started = time.perf_counter()
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as error:  # 4xx and 5xx still carry an answer
+        response = error
+    except OSError as error:
+        result.error = f"No answer: {error}"
+        response = None
+    if response is not None:
+        with response:
+            result.body = response.read().decode("utf-8", "replace")
+        result.status, result.reason = response.status, response.reason
+        result.headers = list(response.headers.items())
+    result.seconds = time.perf_counter() - started
+    return response.headers if response is not None else None
+
+
+def front_door_labels(trace, door: str, function_arn: str) -> dict:
+    """Timeline labels ("GET /path → 200") for the invokes a front door made of a function,
+    by Lambda request id, from its ``<door>.request`` and ``<door>.response`` records."""
+    requests = {r["request_id"]: r for r in trace.events(f"{door}.request")}
+    labels = {}
+    for answer in trace.events(f"{door}.response", function=function_arn):
+        request = requests.get(answer["request_id"], {})
+        if answer.get("lambda_request_id"):
+            labels[answer["lambda_request_id"]] = (
+                f"{request.get('method', '')} {request.get('path', '')} → {answer['status']}")
+    return labels
 
 
 class PlaygroundBase:

@@ -10,6 +10,7 @@ API and the batches from the lab's trace. Introduced in notebook 06.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 
 import boto3
@@ -160,9 +161,7 @@ class SqsPlaygroundModel(PlaygroundBase):
         config = self.lab.deploy(self.function_name, DEMO_SOURCE, timeout=FUNCTION_TIMEOUT_S,
                                  environment=self._environment(self.settings))
         self.function_arn = config["FunctionArn"].rsplit(":$LATEST", 1)[0]
-        existing = [mapping for mapping in self._lambda.list_event_source_mappings(
-            EventSourceArn=self.queue_arn, FunctionName=self.function_name)[
-            "EventSourceMappings"] if mapping["State"] != "Deleting"]  # going: not ours
+        existing = self._mappings_once_deleted()
         if existing:
             self.mapping_uuid = existing[0]["UUID"]
             self._wait_enabled()
@@ -174,6 +173,19 @@ class SqsPlaygroundModel(PlaygroundBase):
                 **self._mapping_settings(self.settings))["UUID"]
         self._wait_enabled()
         self._applied = Settings(**vars(self.settings))
+
+    def _mappings_once_deleted(self, timeout_s: float = 15.0) -> list[dict]:
+        """This queue's mappings to the function, once any being deleted is gone (Lambda
+        refuses a second mapping of the same queue and function while one is deleting)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            mappings = self._lambda.list_event_source_mappings(
+                EventSourceArn=self.queue_arn, FunctionName=self.function_name)[
+                "EventSourceMappings"]
+            if not any(m["State"] == "Deleting" for m in mappings) or \
+                    time.monotonic() > deadline:
+                return [m for m in mappings if m["State"] != "Deleting"]
+            time.sleep(0.1)
 
     def _resources_exist(self) -> bool:
         try:

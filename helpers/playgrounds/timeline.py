@@ -122,11 +122,14 @@ def from_trace(trace, function_arns, labels: dict | None = None, limit: int = 60
     ends: dict[tuple, object] = {}
     retries: dict[str, list] = {}
     throttles = []
+    invoked: dict[str, float] = {}
     for event in events:
         if event.kind == "event.retry":
             retries.setdefault(event["request_id"], []).append(event)
         elif event.get("function") not in wanted:
             continue
+        elif event.kind == "invoke":
+            invoked.setdefault(event["request_id"], event.time)
         elif event.kind == "attempt.start":
             starts[(event["request_id"], event["attempt"])] = event
         elif event.kind == "attempt.end":
@@ -159,7 +162,9 @@ def from_trace(trace, function_arns, labels: dict | None = None, limit: int = 60
                     request_id, ends[before].time, starts[after].time,
                     lanes[starts[before]["environment"]], lanes[starts[after]["environment"]],
                     retry["lab_delay_s"], retry["aws_delay_s"], retry["reason"]))
-    first = min((span.start for span in timeline.spans), default=None)
+    # throttles since the first shown request arrived (a throttle can come before the
+    # first attempt of its burst has started)
+    first = min((invoked.get(key[0], starts[key].time) for key in keys), default=None)
     for event in throttles:
         if first is None or event.time >= first:
             timeline.marks.append(Mark(THROTTLED_LANE, event.time, event["request_id"],

@@ -54,6 +54,8 @@ MAX_BATCH = 10_000
 MAX_WINDOW_S = 300
 MAX_CONCURRENCY_RANGE = (2, 1000)
 RESPONSE_TYPES = ("ReportBatchItemFailures",)
+MAPPING_METRICS = ("EventCount", "ErrorCount", "KafkaMetrics")  # MetricsConfig's values
+KAFKA_ONLY_METRICS = ("ErrorCount", "KafkaMetrics")
 SOURCES = (SqsSource, DynamoDBStreamsSource, KinesisSource)  # the kinds the lab polls
 STREAM_RANGES = {  # request field: (member in AWS's validation message, lowest, highest)
     "ParallelizationFactor": ("parallelizationFactor", 1, 10),
@@ -96,6 +98,7 @@ class Mapping:
     filter_criteria: dict | None = None
     filters: list = field(default_factory=list)
     scaling: dict | None = None
+    metrics: list = field(default_factory=list)  # MetricsConfig's Metrics
     enabled: bool = True
     state: str = "Creating"
     reason: str = REASON
@@ -131,6 +134,8 @@ class Mapping:
         }
         if self.filter_criteria:
             config["FilterCriteria"] = self.filter_criteria
+        if self.metrics:
+            config["MetricsConfig"] = {"Metrics": list(self.metrics)}
         return config
 
 
@@ -213,6 +218,7 @@ class EventSourceMappings:
             window=body.get("MaximumBatchingWindowInSeconds") or 0,
             response_types=list(body.get("FunctionResponseTypes") or []),
             scaling=body.get("ScalingConfig") or None,
+            metrics=self._metrics(body.get("MetricsConfig"), source.kind),
             enabled=body.get("Enabled", True) is not False,
         )
         self._set_filters(mapping, body.get("FilterCriteria"))
@@ -274,6 +280,8 @@ class EventSourceMappings:
                                     or []),
                 scaling=(body["ScalingConfig"] or None) if "ScalingConfig" in body
                 else mapping.scaling,
+                metrics=self._metrics(body["MetricsConfig"], mapping.kind)
+                if "MetricsConfig" in body else mapping.metrics,
             )
             function_name, function_arn = mapping.function_name, mapping.function_arn
             if body.get("FunctionName"):
@@ -284,7 +292,7 @@ class EventSourceMappings:
             if "FilterCriteria" in body:
                 self._set_filters(trial, body["FilterCriteria"])
             self.sources[mapping.kind].prepare(trial, body, spec, update=True)
-            for name in ("batch_size", "window", "response_types", "scaling",
+            for name in ("batch_size", "window", "response_types", "scaling", "metrics",
                          "filter_criteria", "filters", "source"):
                 setattr(mapping, name, getattr(trial, name))
             mapping.function_name, mapping.function_arn = function_name, function_arn
@@ -415,6 +423,27 @@ class EventSourceMappings:
                 "[" + ", ".join(map(str, types)) + "]", "functionResponseTypes",
                 "Member must satisfy constraint: [Member must satisfy enum value set: "
                 "[ReportBatchItemFailures]]")
+
+    @staticmethod
+    def _metrics(config, kind: str) -> list:
+        """MetricsConfig's Metrics, checked: EventCount for the sources the lab polls."""
+        metrics = list((config or {}).get("Metrics") or [])
+        if len(metrics) > len(MAPPING_METRICS) or any(m not in MAPPING_METRICS for m in metrics):
+            raise _constraint("[" + ", ".join(map(str, metrics)) + "]", "metricsConfig.metrics",
+                              "Member must satisfy constraint: [Member must satisfy enum value "
+                              "set: [EventCount, ErrorCount, KafkaMetrics]]")
+        kafka_only = [m for m in metrics if m in KAFKA_ONLY_METRICS]
+        if kafka_only:
+            raise _invalid(f"{', '.join(kafka_only)} metrics are for Kafka event sources; "
+                           f"a {kind} mapping can produce EventCount metrics.")
+        return list(dict.fromkeys(metrics))
+
+    def event_counts(self, uuid: str) -> bool:
+        """Whether a mapping publishes its EventCount metrics (``helpers.lambda_.metrics``:
+        the lab counts an SQS mapping's events)."""
+        with self._lock:
+            mapping = self._mappings.get(uuid)
+        return bool(mapping and mapping.kind == "sqs" and "EventCount" in mapping.metrics)
 
     @staticmethod
     def _set_filters(mapping: Mapping, criteria) -> None:

@@ -221,7 +221,8 @@ class Slot:
         payload = json.dumps(event).encode()
         poller.trace.record(
             "batch.start", mapping=mapping.uuid, batch=batch_id, number=poller.next_number(),
-            shard=self.reader.shard_id, slot=self.number, sequence_numbers=sequence,
+            function=mapping.function_arn, shard=self.reader.shard_id, slot=self.number,
+            sequence_numbers=sequence,
             keys=[poller.partition_key(r) for r in part], attempt=self.retries + 1,
             trigger=trigger, bytes=len(payload),
             iterator_age_ms=max(0, round((time.time() - poller.arrival(part[-1])) * 1000)),
@@ -319,7 +320,8 @@ class Slot:
             except Exception as failure:  # recorded: the records still end here
                 error = str(failure)
         poller.trace.record("batch.discarded", mapping=mapping.uuid,
-                            shard=self.reader.shard_id, sequence_numbers=sequence,
+                            function=mapping.function_arn, shard=self.reader.shard_id,
+                            sequence_numbers=sequence,
                             condition=condition, invoke_count=invoke_count,
                             destination=destination, delivered=delivered, error=error)
         self.reader.ended(sequence)
