@@ -84,3 +84,44 @@ def test_it_sets_itself_up_again_after_a_clean_up(view, lab):
     assert model.resources_exist() and model.pending() == 0
     assert model.record_ends()
     assert "Sent 20 records in 1 batch(es)" in model.describe()
+
+
+def test_new_buffer_settings_update_the_delivery_stream(view):
+    firehose = boto3.client("firehose")
+    before = firehose.describe_delivery_stream(
+        DeliveryStreamName=view.model.name)["DeliveryStreamDescription"]["VersionId"]
+    view.buffer_mb.value = 0.5
+    view.interval_s.value = 2
+    view.count.value = 5
+    press(view)
+    described = firehose.describe_delivery_stream(
+        DeliveryStreamName=view.model.name)["DeliveryStreamDescription"]
+    assert int(described["VersionId"]) == int(before) + 1
+    [processor] = described["Destinations"][0]["ExtendedS3DestinationDescription"][
+        "ProcessingConfiguration"]["Processors"]
+    parameters = {p["ParameterName"]: p["ParameterValue"] for p in processor["Parameters"]}
+    assert parameters["BufferSizeInMBs"] == "0.5"
+    assert parameters["BufferIntervalInSeconds"] == "2"
+    assert view.model.buffer()["limit_bytes"] == int(0.5 * 1024 * 1024)
+    [row] = view.model.invocation_rows()
+    assert row["trigger"] == "interval" and row["records"] == 5
+
+
+def test_a_wait_shorter_than_the_buffer_says_what_did_not_happen(view):
+    view.interval_s.value = 3
+    view.count.value = 5
+    view.send_button.click()
+    with pytest.raises(helpers.PlaygroundTimeoutError, match="still in Firehose"):
+        view.wait(0.5)
+    assert view.model.pending() == 5 and view.model.invocation_rows() == []
+    view.wait(30)
+    assert view.model.pending() == 0 and len(view.model.invocation_rows()) == 1
+
+
+def test_the_timeline_and_the_saved_output_are_readable(view):
+    press(view)
+    [row] = view.model.invocation_rows()
+    assert f"batch {row['batch']}" in view.timeline().mimebundle()["text/html"]
+    bundle = view._repr_mimebundle_()
+    assert "children=" not in bundle["text/plain"]
+    assert "clicks/" in bundle["text/html"] and "processor buffer" in bundle["text/html"]
