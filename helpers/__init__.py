@@ -14,7 +14,12 @@ from .errors import DeployError, LabError, UnsafeEnvironmentError
 from .lab import Lab, current_lab, start_lab
 from .playgrounds.api_gateway import ApiPlaygroundError, ApiPlaygroundModel
 from .playgrounds.base import PlaygroundInputError, PlaygroundTimeoutError
-from .playgrounds.firehose import FirehoseBufferError, FirehoseBufferModel
+from .playgrounds.firehose import (
+    FirehoseBufferError,
+    FirehoseBufferModel,
+    firehose_invocations,
+    firehose_record_ends,
+)
 from .playgrounds.http import HttpPlaygroundError, HttpPlaygroundModel
 from .playgrounds.invocation import PlaygroundError, PlaygroundModel
 from .playgrounds.mailbox import MailboxError, MailboxModel
@@ -123,6 +128,8 @@ __all__ = [
     "api_playground",
     "current_lab",
     "deploy_function",
+    "firehose_invocations",
+    "firehose_record_ends",
     "firehose_view",
     "function_url_playground",
     "invocation_playground",

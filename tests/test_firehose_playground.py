@@ -125,3 +125,21 @@ def test_the_timeline_and_the_saved_output_are_readable(view):
     bundle = view._repr_mimebundle_()
     assert "children=" not in bundle["text/plain"]
     assert "clicks/" in bundle["text/html"] and "processor buffer" in bundle["text/html"]
+
+
+def test_record_ends_and_invocations_for_any_delivery_stream(view, lab):
+    view.malformed.value, view.bots.value = 0.5, 0.2
+    view.count.value = 12
+    started = time.time()
+    press(view)
+    ends = helpers.firehose_record_ends(lab, view.model.name)
+    [sent] = view.model.sent
+    kinds = {ends[i].split(" ", 1)[0].rstrip(",") for i in sent.record_ids}
+    assert kinds <= {"delivered", "dropped", "failed"} and "failed" in kinds
+    keys = {ends[i].rsplit(" ", 1)[1] for i in sent.record_ids if ends[i] != "dropped"}
+    assert keys == {row["key"] for row in view.model.object_rows()}
+    assert set(view.model.record_ends().values()) == kinds
+    [row] = helpers.firehose_invocations(lab, view.model.name, since=started)
+    assert row["ok"] + row["dropped"] + row["failed"] == 12
+    assert helpers.firehose_invocations(lab, view.model.name, since=time.time()) == []
+    assert "failed," not in view.model.describe()

@@ -53,7 +53,49 @@ def lambda_handler(event, context):
     return {"records": records}
 '''
 
-__all__ = ["FirehoseBufferModel", "FirehoseBufferError", "Sent"]
+__all__ = ["FirehoseBufferModel", "FirehoseBufferError", "Sent", "firehose_invocations",
+           "firehose_record_ends"]
+
+
+def firehose_invocations(lab, stream: str, since: float = 0.0) -> list[dict]:
+    """One row per invocation of the transformation function by delivery stream
+    ``stream`` (since ``since``, a ``time.time()``): its batch, what ended the buffer
+    ("size" or "interval"), records, bytes, attempt, outcome and the Ok / Dropped /
+    ProcessingFailed counts. Introduced in notebook 11."""
+    batches = {b["batch"]: b for b in lab.trace.events("firehose.batch", stream=stream)}
+    rows = []
+    for event in lab.trace.events("firehose.invocation", stream=stream):
+        if event.time < since:
+            continue
+        batch = batches.get(event["batch"])
+        counts = {k: len(v) for k, v in event["results"].items()}
+        rows.append({"when": event.time, "batch": event["batch"],
+                     "trigger": batch["trigger"] if batch else "",
+                     "records": len(batch["record_ids"]) if batch else 0,
+                     "bytes": batch["bytes"] if batch else 0, "attempt": event["attempt"],
+                     "outcome": event["outcome"] + (f" ({event['error_code']})"
+                                                    if event.get("error_code") else ""),
+                     "ok": counts.get("Ok", 0), "dropped": counts.get("Dropped", 0),
+                     "failed": counts.get("ProcessingFailed", 0)})
+    return rows
+
+
+def firehose_record_ends(lab, stream: str) -> dict[str, str]:
+    """How each record of delivery stream ``stream`` has ended so far, by record id:
+    "delivered to KEY", "failed, under KEY" (the error output), "dropped" (by the
+    function) or "lost: why". A record not there yet is still in a buffer. Introduced in
+    notebook 11."""
+    ends = {}
+    for event in lab.trace.events("firehose", stream=stream):
+        if event.kind == "firehose.delivered":
+            end = (f"delivered to {event['key']}" if event["output"] == "data"
+                   else f"failed, under {event['key']}")
+            ends.update(dict.fromkeys(event["record_ids"], end))
+        elif event.kind == "firehose.lost":
+            ends.update(dict.fromkeys(event["record_ids"], f"lost: {event['reason']}"))
+        elif event.kind == "firehose.invocation":
+            ends.update(dict.fromkeys(event["results"].get("Dropped", []), "dropped"))
+    return ends
 
 
 class FirehoseBufferError(PlaygroundInputError):
@@ -227,21 +269,7 @@ class FirehoseBufferModel(PlaygroundBase):
 
     def invocation_rows(self) -> list[dict]:
         """One row per invocation: its batch, why it started, how it ended, the counts."""
-        batches = {b["batch"]: b for b in self.lab.trace.events("firehose.batch",
-                                                                 stream=self.name)}
-        rows = []
-        for event in self._invocations():
-            batch = batches.get(event["batch"])
-            counts = {k: len(v) for k, v in event["results"].items()}
-            rows.append({"when": event.time, "batch": event["batch"],
-                         "trigger": batch["trigger"] if batch else "",
-                         "records": len(batch["record_ids"]) if batch else 0,
-                         "bytes": batch["bytes"] if batch else 0, "attempt": event["attempt"],
-                         "outcome": event["outcome"] + (f" ({event['error_code']})"
-                                                        if event.get("error_code") else ""),
-                         "ok": counts.get("Ok", 0), "dropped": counts.get("Dropped", 0),
-                         "failed": counts.get("ProcessingFailed", 0)})
-        return rows
+        return firehose_invocations(self.lab, self.name)
 
     def object_rows(self) -> list[dict]:
         """One row per object written to S3: key, data or errors, records, bytes."""
@@ -252,16 +280,9 @@ class FirehoseBufferModel(PlaygroundBase):
     def record_ends(self) -> dict[str, str]:
         """How each record sent has ended so far: "delivered", "dropped", "failed" (under
         the error prefix) or "lost: why"."""
-        ends = {}
-        for event in self.lab.trace.events("firehose", stream=self.name):
-            if event.kind == "firehose.delivered":
-                end = "delivered" if event["output"] == "data" else "failed"
-                ends.update(dict.fromkeys(event["record_ids"], end))
-            elif event.kind == "firehose.lost":
-                ends.update(dict.fromkeys(event["record_ids"], f"lost: {event['reason']}"))
-            elif event.kind == "firehose.invocation":
-                ends.update(dict.fromkeys(event["results"].get("Dropped", []), "dropped"))
-        return ends
+        return {record_id: "delivered" if end.startswith("delivered") else
+                "failed" if end.startswith("failed") else end
+                for record_id, end in firehose_record_ends(self.lab, self.name).items()}
 
     def pending(self) -> int:
         """Records sent that have not ended yet."""
