@@ -14,6 +14,12 @@ from .errors import DeployError, LabError, UnsafeEnvironmentError
 from .lab import Lab, current_lab, start_lab
 from .playgrounds.api_gateway import ApiPlaygroundError, ApiPlaygroundModel
 from .playgrounds.base import PlaygroundInputError, PlaygroundTimeoutError
+from .playgrounds.firehose import (
+    FirehoseBufferError,
+    FirehoseBufferModel,
+    firehose_invocations,
+    firehose_record_ends,
+)
 from .playgrounds.http import HttpPlaygroundError, HttpPlaygroundModel
 from .playgrounds.invocation import PlaygroundError, PlaygroundModel
 from .playgrounds.mailbox import MailboxError, MailboxModel
@@ -39,6 +45,13 @@ def alb_playground(lab, name: str = "alb-playground"):
 def api_playground(lab, name: str = "api-playground"):
     """The API Gateway playground widget (notebook 07); imports ipywidgets on use."""
     from .widgets.api_gateway import api_playground as create
+
+    return create(lab, name)
+
+
+def firehose_view(lab, name: str = "clicks-demo"):
+    """The Firehose buffer view widget (notebook 11); imports ipywidgets on use."""
+    from .widgets.firehose import firehose_view as create
 
     return create(lab, name)
 
@@ -104,6 +117,8 @@ __all__ = [
     "ApiPlaygroundError",
     "ApiPlaygroundModel",
     "DeployError",
+    "FirehoseBufferError",
+    "FirehoseBufferModel",
     "HttpPlaygroundError",
     "HttpPlaygroundModel",
     "Lab",
@@ -128,6 +143,9 @@ __all__ = [
     "api_playground",
     "current_lab",
     "deploy_function",
+    "firehose_invocations",
+    "firehose_record_ends",
+    "firehose_view",
     "function_url_playground",
     "invocation_playground",
     "mailbox_view",

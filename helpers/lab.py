@@ -249,6 +249,7 @@ class Lab:
         from .cloud.stream_fixes import register_stream_fixes
         from .front_doors.alb_control import register_alb_control_plane
         from .front_doors.api_gateway_control import register_control_plane
+        from .front_doors.firehose import FirehoseDelivery
         from .front_doors.function_url_control import register_function_url_control_plane
         from .front_doors.ses import SesReceiving
         from .lambda_.api import LambdaApi
@@ -283,6 +284,8 @@ class Lab:
         register_stream_fixes(front)
         self._ses = SesReceiving(service, cloud.functions, self.sender,
                                  self.region).register(front)
+        self._stoppable.append(FirehoseDelivery(service, cloud.functions, self.sender,
+                                                self.clients).register(front))
         register_alb_control_plane(front, cloud.elbv2, cloud.functions)
         register_function_url_control_plane(
             front, cloud.function_urls, cloud.functions,

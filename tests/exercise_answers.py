@@ -290,6 +290,97 @@ def click_totals(event, context):
 """),
         ],
     },
+    "11-amazon-data-firehose": {
+        1: [
+            ("the clicks without consent left out of the answer", """
+def transform(event, context):
+    answers = []
+    for record in event["records"]:
+        try:
+            click = json.loads(base64.b64decode(record["data"]))
+            click["user"]
+        except (ValueError, KeyError, TypeError):
+            answers.append({"recordId": record["recordId"], "result": "ProcessingFailed", "data": record["data"]})
+            continue
+        if click.get("consent") is not False:
+            click.pop("ip", None)
+            data = base64.b64encode((json.dumps(click) + "\\n").encode()).decode()
+            answers.append({"recordId": record["recordId"], "result": "Ok", "data": data})
+    return {"records": answers}
+"""),
+            ("the JSON line as data, not base64", """
+def transform(event, context):
+    answers = []
+    for record in event["records"]:
+        try:
+            click = json.loads(base64.b64decode(record["data"]))
+            click["user"]
+        except (ValueError, KeyError, TypeError):
+            answers.append({"recordId": record["recordId"], "result": "ProcessingFailed", "data": record["data"]})
+            continue
+        if click.get("consent") is False:
+            answers.append({"recordId": record["recordId"], "result": "Dropped", "data": record["data"]})
+            continue
+        click.pop("ip", None)
+        answers.append({"recordId": record["recordId"], "result": "Ok", "data": json.dumps(click) + "\\n"})
+    return {"records": answers}
+"""),
+            ('"Failed" for the records that are not clicks', """
+def transform(event, context):
+    answers = []
+    for record in event["records"]:
+        try:
+            click = json.loads(base64.b64decode(record["data"]))
+            click["user"]
+        except (ValueError, KeyError, TypeError):
+            answers.append({"recordId": record["recordId"], "result": "Failed", "data": record["data"]})
+            continue
+        result = "Dropped" if click.get("consent") is False else "Ok"
+        click.pop("ip", None)
+        data = base64.b64encode((json.dumps(click) + "\\n").encode()).decode()
+        answers.append({"recordId": record["recordId"], "result": result, "data": data})
+    return {"records": answers}
+"""),
+            ("the ip kept, and no newline", """
+def transform(event, context):
+    answers = []
+    for record in event["records"]:
+        try:
+            click = json.loads(base64.b64decode(record["data"]))
+            click["user"]
+        except (ValueError, KeyError, TypeError):
+            answers.append({"recordId": record["recordId"], "result": "ProcessingFailed", "data": record["data"]})
+            continue
+        result = "Dropped" if click.get("consent") is False else "Ok"
+        answers.append({"recordId": record["recordId"], "result": result, "data": record["data"]})
+    return {"records": answers}
+"""),
+        ],
+        2: [
+            ("rawData left in base64", """
+def original_records(bucket, prefix):
+    records = []
+    for listed in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
+        body = s3.get_object(Bucket=bucket, Key=listed["Key"])["Body"].read()
+        records += [json.loads(line)["rawData"] for line in body.decode().splitlines()]
+    return records
+"""),
+            ("only the first object read", """
+def original_records(bucket, prefix):
+    first = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"][0]
+    body = s3.get_object(Bucket=bucket, Key=first["Key"])["Body"].read()
+    return [base64.b64decode(json.loads(line)["rawData"]) for line in body.decode().splitlines()]
+"""),
+            ("each object read as one JSON document", """
+def original_records(bucket, prefix):
+    records = []
+    for listed in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
+        body = s3.get_object(Bucket=bucket, Key=listed["Key"])["Body"].read()
+        records.append(base64.b64decode(json.loads(body)["rawData"]))
+    return records
+"""),
+        ],
+    },
     "09-ses-email-receiving": {
         1: [
             ("enabled, but still the domain itself", """

@@ -23,6 +23,7 @@ from helpers.events import (
     dynamodb,
     event_bridge,
     kinesis,
+    kinesis_firehose,
     lambda_function_url,
     s3,
     ses,
@@ -106,6 +107,21 @@ def _kinesis():
         "us-east-1", f"arn:aws:iam::{ACCOUNT_ID}:role/r")]}
 
 
+def _kinesis_firehose():
+    stream = f"arn:aws:kinesis:us-east-1:{ACCOUNT_ID}:stream/clicks"
+    direct = kinesis_firehose.record(kinesis_firehose.new_record_id(), b'{"page": "home"}',
+                                     1_700_000_000_000)
+    from_stream = kinesis_firehose.record(
+        kinesis_firehose.new_record_id(), b"\x00binary", 1_700_000_000_001,
+        kinesis_firehose.kinesis_metadata("shardId-000000000000", "ana", 1_700_000_000_001,
+                                          "49000000000000000000000000000000000000000000000001"))
+    assert len(direct["recordId"]) == 56 and direct["recordId"] != from_stream["recordId"]
+    return kinesis_firehose.transformation_event(
+        "2b4d1ad9-2f48-94bd-a088-767c317e994a",
+        f"arn:aws:firehose:us-east-1:{ACCOUNT_ID}:deliverystream/clicks", "us-east-1",
+        [direct, from_stream], source_stream_arn=stream)
+
+
 def _ses():
     raw = (b"From: Alice <alice@example.org>\r\nTo: Bob <bob@example.com>, carol@example.com\r\n"
            b"Subject: =?utf-8?q?Caf=C3=A9?=\r\nDate: Mon, 5 Aug 2019 21:29:57 +0000\r\n"
@@ -144,7 +160,8 @@ def _lambda_function_url():
 
 EXAMPLES = {"s3": _s3, "sqs": _sqs, "apigw": _apigw, "apigwv2": _apigwv2, "sns": _sns,
             "event_bridge": _event_bridge, "dynamodb": _dynamodb, "kinesis": _kinesis,
-            "ses": _ses, "alb": _alb, "lambda_function_url": _lambda_function_url}
+            "kinesis_firehose": _kinesis_firehose, "ses": _ses, "alb": _alb,
+            "lambda_function_url": _lambda_function_url}
 MODULES = sorted(info.name for info in pkgutil.iter_modules(events_package.__path__))
 
 
