@@ -122,7 +122,7 @@ def test_the_lab_s_temporary_directory_goes_soon_after_its_kernel_is_killed():
     assert (workdir / "code").is_dir()
     kernel.send_signal(signal.SIGKILL)
     kernel.wait(timeout=10)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15  # a loaded machine is slow to notice
     while workdir.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not workdir.exists()
