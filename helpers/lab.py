@@ -29,13 +29,12 @@ from urllib.parse import urlparse
 from .aws import ACCOUNT_ID, REGION
 from .errors import LabError, UnsafeEnvironmentError
 from .trace import Trace
+from .workdirs import OWNER_FILE, WORKDIR_PREFIX, owner_of_this_process, remove_abandoned_workdirs
 
 SHIELDED = ("AWS_", "BOTO_", "MOTO_LAMBDA_CONCURRENCY_QUOTA")  # saved at start, restored
-WORKDIR_PREFIX = "lambda-lab-"
 # The lab's account concurrency (AWS's default is 1,000): 120 environments fit a laptop,
 # and 100 of them stay unreserved as AWS requires. README, "Running a workshop".
 ACCOUNT_CONCURRENCY = 120
-OWNER_FILE = "owner"  # "<pid> <start time>" of the process whose lab it is
 
 __all__ = ["Lab", "current_lab", "start_lab"]
 
@@ -115,54 +114,6 @@ def _new_credentials() -> tuple[str, str]:
     return access_key, secrets.token_urlsafe(30)[:40]
 
 
-def _process_started(pid: int) -> str | None:
-    """When ``pid`` started (clock ticks since boot, Linux), so that a new process that
-    reuses an old pid is not taken for it; None if it is gone; "" where the lab cannot
-    tell (no /proc: the process may be alive, so it is left alone)."""
-    if not os.path.isdir("/proc/self"):
-        if os.name != "posix":
-            return ""  # Windows: os.kill would end the process it asks about
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except OSError:
-            pass
-        return ""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
-    except FileNotFoundError:
-        return None
-    except (OSError, IndexError):
-        return ""
-
-
-def _owner_of_this_process() -> str:
-    return f"{os.getpid()} {_process_started(os.getpid()) or ''}"
-
-
-def remove_abandoned_workdirs() -> list[Path]:
-    """Delete the temporary directories of labs whose process is gone (a machine that
-    crashed, a kernel killed before it could clean up). Only this user's are touched."""
-    removed = []
-    for path in Path(tempfile.gettempdir()).glob(WORKDIR_PREFIX + "*"):
-        try:
-            if not path.is_dir() or (hasattr(os, "getuid")
-                                     and path.stat().st_uid != os.getuid()):
-                continue
-            pid, _, started = (path / OWNER_FILE).read_text().partition(" ")
-            now = _process_started(int(pid))
-        except (OSError, ValueError):
-            continue  # not a lab's, or being made right now
-        if now is None or (started.strip() and now and now != started.strip()):
-            from .lambda_.packages import remove_tree
-
-            remove_tree(path)
-            removed.append(path)
-    return removed
-
-
 def _is_loopback(url: str) -> bool:
     host = urlparse(url).hostname or ""
     if host == "localhost":
@@ -189,7 +140,7 @@ class Lab:
         self._session_token = secrets.token_urlsafe(48)
         remove_abandoned_workdirs()
         self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
-        (self.workdir / OWNER_FILE).write_text(_owner_of_this_process())
+        (self.workdir / OWNER_FILE).write_text(owner_of_this_process())
         self._saved_env = {k: v for k, v in os.environ.items() if k.startswith(SHIELDED)}
         self.running = False
         self.trace = Trace()
