@@ -14,6 +14,7 @@ from .errors import DeployError, LabError, UnsafeEnvironmentError
 from .lab import Lab, current_lab, start_lab
 from .playgrounds.api_gateway import ApiPlaygroundError, ApiPlaygroundModel
 from .playgrounds.base import PlaygroundInputError, PlaygroundTimeoutError
+from .playgrounds.edge import EdgeError, EdgeModel
 from .playgrounds.http import HttpPlaygroundError, HttpPlaygroundModel
 from .playgrounds.invocation import PlaygroundError, PlaygroundModel
 from .playgrounds.mailbox import MailboxError, MailboxModel
@@ -33,6 +34,13 @@ def alb_playground(lab, name: str = "alb-playground"):
 def api_playground(lab, name: str = "api-playground"):
     """The API Gateway playground widget (notebook 07); imports ipywidgets on use."""
     from .widgets.api_gateway import api_playground as create
+
+    return create(lab, name)
+
+
+def edge_view(lab, name: str = "edge-demo"):
+    """The Lambda@Edge view widget (notebook 10); imports ipywidgets on use."""
+    from .widgets.edge import edge_view as create
 
     return create(lab, name)
 
@@ -90,6 +98,8 @@ __all__ = [
     "ApiPlaygroundError",
     "ApiPlaygroundModel",
     "DeployError",
+    "EdgeError",
+    "EdgeModel",
     "HttpPlaygroundError",
     "HttpPlaygroundModel",
     "Lab",
@@ -113,6 +123,7 @@ __all__ = [
     "api_playground",
     "current_lab",
     "deploy_function",
+    "edge_view",
     "function_url_playground",
     "invocation_playground",
     "mailbox_view",
