@@ -5,6 +5,7 @@ event-shapes §8)."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import uuid
@@ -109,8 +110,11 @@ class _Origin(BaseHTTPRequestHandler):
         if "cache=" in self.path:
             self.send_header("Cache-Control", self.path.split("cache=")[1].split("&")[0])
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:  # the edge stopped waiting (the origin's read timeout)
+            pass
 
     do_GET = do_POST = _answer
 
@@ -429,6 +433,7 @@ def lambda_handler(event, context):
     ("viewer-request", 'request["headers"]["X-Mixed"] = [{"key": "X-Mixed", "value": "x"}]'),
     ("viewer-request", 'request = "not an object"'),
     ("viewer-request", 'request = {"status": "200", "body": "x" * 41000}'),
+    ("viewer-request", 'request = {"status": "204", "body": "a 204 has no body"}'),
     ("viewer-request", 'request["uri"] = "/" + "a" * 8200'),
     ("origin-response", 'request = {"status": "700"}'),
 ])
@@ -519,3 +524,40 @@ def test_the_events_carry_what_cloudfront_sends(lab, distribution, edge_fn):
     assert orq["origin"]["custom"]["domainName"] == "127.0.0.1"
     ors = events["origin-response"]["Records"][0]["cf"]
     assert ors["response"]["status"] == "200" and "body" not in ors["response"]
+
+
+def test_a_slow_origin_is_504_and_one_that_cannot_be_reached_502(lab, cloudfront, distribution):
+    _, url = distribution(policy=CACHING_DISABLED)
+    slow = requests.get(url + "/slow")  # the origin's read timeout is 1 s
+    assert slow.status_code == 504 and slow.headers["X-Cache"] == "Error from cloudfront"
+    assert lab.trace.events("cloudfront.response")[-1]["outcome"] == "origin_timeout"
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    made = cloudfront.create_distribution(DistributionConfig=config(
+        port, behaviour("web", policy=CACHING_DISABLED)))["Distribution"]["Id"]
+    answer = requests.get(lab.cloudfront_url(made) + "/x")
+    assert answer.status_code == 502
+    assert lab.trace.events("cloudfront.response")[-1]["outcome"] == "origin_error"
+
+
+def test_an_origin_request_function_may_send_the_request_to_another_origin(
+        distribution, edge_fn):
+    s3 = boto3.client("s3")
+    bucket = f"other-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="page", Body=b"from the bucket")
+    to_bucket = f"""
+def lambda_handler(event, context):
+    request = event["Records"][0]["cf"]["request"]
+    request["origin"] = {{"s3": {{"domainName": "{bucket}.s3.us-east-1.amazonaws.com",
+                                "authMethod": "none", "path": "", "region": "us-east-1",
+                                "customHeaders": {{}}}}}}
+    request["headers"]["host"] = [{{"key": "Host", "value": "{bucket}.s3.amazonaws.com"}}]
+    return request
+"""
+    _, url = distribution([association(edge_fn(to_bucket), "origin-request")],
+                          policy=CACHING_DISABLED)
+    answer = requests.get(url + "/page")
+    assert answer.status_code == 200 and answer.text == "from the bucket"
