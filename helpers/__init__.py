@@ -14,6 +14,7 @@ from .errors import DeployError, LabError, UnsafeEnvironmentError
 from .lab import Lab, current_lab, start_lab
 from .playgrounds.api_gateway import ApiPlaygroundError, ApiPlaygroundModel
 from .playgrounds.base import PlaygroundInputError, PlaygroundTimeoutError
+from .playgrounds.edge import EdgeError, EdgeModel
 from .playgrounds.firehose import (
     FirehoseBufferError,
     FirehoseBufferModel,
@@ -45,6 +46,13 @@ def alb_playground(lab, name: str = "alb-playground"):
 def api_playground(lab, name: str = "api-playground"):
     """The API Gateway playground widget (notebook 07); imports ipywidgets on use."""
     from .widgets.api_gateway import api_playground as create
+
+    return create(lab, name)
+
+
+def edge_view(lab, name: str = "edge-demo"):
+    """The Lambda@Edge view widget (notebook 10); imports ipywidgets on use."""
+    from .widgets.edge import edge_view as create
 
     return create(lab, name)
 
@@ -117,6 +125,8 @@ __all__ = [
     "ApiPlaygroundError",
     "ApiPlaygroundModel",
     "DeployError",
+    "EdgeError",
+    "EdgeModel",
     "FirehoseBufferError",
     "FirehoseBufferModel",
     "HttpPlaygroundError",
@@ -143,6 +153,7 @@ __all__ = [
     "api_playground",
     "current_lab",
     "deploy_function",
+    "edge_view",
     "firehose_invocations",
     "firehose_record_ends",
     "firehose_view",

@@ -145,6 +145,7 @@ class Lab:
         self.running = False
         self.trace = Trace()
         self.cloud = self.service = self.event_source_mappings = self.metrics = None
+        self.edge_cache = None  # CloudFront's edge cache (notebook 10)
         self._stoppable = []  # integrations with threads of their own (front doors, pollers)
         self._doors = {}  # front doors started so far, by name
         try:
@@ -200,6 +201,8 @@ class Lab:
         from .cloud.stream_fixes import register_stream_fixes
         from .front_doors.alb_control import register_alb_control_plane
         from .front_doors.api_gateway_control import register_control_plane
+        from .front_doors.cloudfront_cache import EdgeCache
+        from .front_doors.cloudfront_control import register_cloudfront_control_plane
         from .front_doors.firehose import FirehoseDelivery
         from .front_doors.function_url_control import register_function_url_control_plane
         from .front_doors.ses import SesReceiving
@@ -241,6 +244,8 @@ class Lab:
         register_function_url_control_plane(
             front, cloud.function_urls, cloud.functions,
             authorize=cloud.iam.authorize if self.enforce_iam else None)
+        self.edge_cache = EdgeCache()
+        register_cloudfront_control_plane(front, self.edge_cache)
 
     def _front_door(self, name: str, create):
         """The front door ``name``, started on first use with ``create()``."""
@@ -465,3 +470,20 @@ class Lab:
                                 self.region)
 
         return self._front_door("function_url", create).url_for(function_name, qualifier)
+
+    # -- CloudFront and Lambda@Edge (notebook 10) ------------------------------------------
+
+    def cloudfront_url(self, distribution_id: str) -> str:
+        """The base URL of a distribution, on loopback (no trailing slash).
+
+        Each distribution gets a port of its own on 127.0.0.1, the lab's one edge
+        location, where AWS gives it a host name (the ``DomainName`` that
+        ``create_distribution`` returns): ``lab.cloudfront_url(dist_id) + "/index.html"``.
+        """
+        from .cloud.cloudfront_state import CloudFrontState
+        from .front_doors.cloudfront import Distributions
+
+        door = self._front_door("cloudfront", lambda: Distributions(
+            self.service, self.cloud.functions, CloudFrontState(), self.edge_cache,
+            self.clients.client("s3"), self.region))
+        return door.url_for(distribution_id)

@@ -508,6 +508,48 @@ lab.deploy("cart", "14-functions/cart.py")
 """),
         ],
     },
+    "10-cloudfront-lambda-at-edge": {
+        1: [
+            ("a 302 instead of a 301", """
+Path("10-functions/moved.py").write_text(
+    "def lambda_handler(event, context):\\n"
+    "    request = event['Records'][0]['cf']['request']\\n"
+    "    if request['uri'] == '/try/old':\\n"
+    "        return {'status': '302', 'headers': {'location': [{'key': 'Location', 'value': '/about'}]}}\\n"
+    "    return request\\n")
+associate("/try/*", viewer_request=publish("moved", "10-functions/moved.py"))
+"""),
+            ("the URI rewritten: the origin is asked", """
+Path("10-functions/moved.py").write_text(
+    "def lambda_handler(event, context):\\n"
+    "    request = event['Records'][0]['cf']['request']\\n"
+    "    if request['uri'] == '/try/old':\\n"
+    "        request['uri'] = '/about'\\n"
+    "    return request\\n")
+associate("/try/*", viewer_request=publish("moved", "10-functions/moved.py"))
+"""),
+            ("the header name not in lowercase", """
+Path("10-functions/moved.py").write_text(
+    "def lambda_handler(event, context):\\n"
+    "    request = event['Records'][0]['cf']['request']\\n"
+    "    if request['uri'] == '/try/old':\\n"
+    "        return {'status': '301', 'headers': {'Location': [{'key': 'Location', 'value': '/about'}]}}\\n"
+    "    return request\\n")
+associate("/try/*", viewer_request=publish("moved", "10-functions/moved.py"))
+"""),
+        ],
+        2: [
+            ("the path without its folder", """
+cloudfront.create_invalidation(DistributionId=dist_id, InvalidationBatch={
+    "Paths": {"Quantity": 1, "Items": ["/today.html"]}, "CallerReference": str(uuid.uuid4())})
+"""),
+            ("everything invalidated", """
+cloudfront.create_invalidation(DistributionId=dist_id, InvalidationBatch={
+    "Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": str(uuid.uuid4())})
+"""),
+            ("the page uploaded again", 's3.put_object(Bucket="edge-site", Key="news/today.html", Body=b"<h1>Fresh news</h1>", ContentType="text/html")'),
+        ],
+    },
 }
 
 RESET: dict[str, dict[int, str]] = {
@@ -601,4 +643,15 @@ Path("09-functions/spam_filter.py").write_text(
     "    return {'disposition': 'CONTINUE'}\\n")
 lab.deploy("spam-filter", "09-functions/spam_filter.py")
 """},
+    "10-cloudfront-lambda-at-edge": {
+        1: 'associate("/try/*")',
+        2: """
+s3.put_object(Bucket="edge-site", Key="news/today.html", Body=b"<h1>Today's news</h1>", ContentType="text/html")
+cloudfront.create_invalidation(DistributionId=dist_id, InvalidationBatch={
+    "Paths": {"Quantity": 1, "Items": ["/news/*"]}, "CallerReference": str(uuid.uuid4())})
+requests.get(site + "/news/today.html")
+requests.get(site + "/about")
+s3.put_object(Bucket="edge-site", Key="news/today.html", Body=b"<h1>Fresh news</h1>", ContentType="text/html")
+""",
+    },
 }
