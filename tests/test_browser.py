@@ -76,6 +76,9 @@ def jupyter(tmp_path_factory):
     tracker.mkdir(parents=True, exist_ok=True)  # every cell in the page, not only visible ones
     (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(ARTIFACTS / "jupyter-config")}
+    # the server's log (and its kernels' stderr) in a file: a pipe nobody reads would
+    # block them once full, and the log says why a kernel died
+    log = open(ARTIFACTS / "jupyterlab.log", "w")  # noqa: SIM115 - closed after the server
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
          "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
@@ -83,8 +86,7 @@ def jupyter(tmp_path_factory):
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
          "--LabApp.extension_manager=readonly", f"--LabApp.user_settings_dir={settings}",
          *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True,
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -95,7 +97,9 @@ def jupyter(tmp_path_factory):
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                pytest.fail("JupyterLab did not start: " + process.stderr.read().decode()[-2000:])
+                log.close()
+                pytest.fail("JupyterLab did not start: "
+                            + (ARTIFACTS / "jupyterlab.log").read_text()[-2000:])
             time.sleep(0.3)
     yield base, token
     process.terminate()
@@ -103,6 +107,7 @@ def jupyter(tmp_path_factory):
         process.wait(10)
     except subprocess.TimeoutExpired:
         process.kill()
+    log.close()
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +175,11 @@ def test_notebook_runs_in_jupyterlab(jupyter, browser, path):
             _use_the_playground(page, path)
         page.screenshot(path=str(ARTIFACTS / f"{path.stem}.png"), full_page=False)
     except Exception:
+        dump = page.evaluate("""() => [...document.querySelectorAll('.jp-Cell')].map(c =>
+            ((c.querySelector('.jp-InputPrompt')||{}).textContent||'') + ' | ' +
+            ((c.querySelector('.jp-InputArea-editor')||{}).textContent||'').slice(0,60) + ' || ' +
+            ((c.querySelector('.jp-OutputArea')||{}).textContent||'').slice(0,300))""")
+        (ARTIFACTS / f"{path.stem}-dump.txt").write_text("\n".join(dump))
         page.screenshot(path=str(ARTIFACTS / f"{path.stem}-failure.png"), full_page=False)
         raise
     finally:
