@@ -19,8 +19,15 @@ import json
 
 import ipywidgets as widgets
 
-from ..playgrounds.metrics import ERROR_RATE, MAX_INVOKES, MAX_MINUTES, METRICS, UNITS
-from ..playgrounds.metrics import MetricsViewModel, Series
+from ..playgrounds.metrics import (
+    ERROR_RATE,
+    MAX_INVOKES,
+    MAX_MINUTES,
+    METRICS,
+    UNITS,
+    MetricsViewModel,
+    Series,
+)
 from . import html
 from .base import PlaygroundView
 
