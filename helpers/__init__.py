@@ -14,6 +14,13 @@ from .errors import DeployError, LabError, UnsafeEnvironmentError
 from .lab import Lab, current_lab, start_lab
 from .playgrounds.api_gateway import ApiPlaygroundError, ApiPlaygroundModel
 from .playgrounds.base import PlaygroundInputError, PlaygroundTimeoutError
+from .playgrounds.edge import EdgeError, EdgeModel
+from .playgrounds.firehose import (
+    FirehoseBufferError,
+    FirehoseBufferModel,
+    firehose_invocations,
+    firehose_record_ends,
+)
 from .playgrounds.http import HttpPlaygroundError, HttpPlaygroundModel
 from .playgrounds.invocation import PlaygroundError, PlaygroundModel
 from .playgrounds.mailbox import MailboxError, MailboxModel
@@ -21,7 +28,13 @@ from .playgrounds.metrics import MetricsViewError, MetricsViewModel
 from .playgrounds.routing import RoutingError, RoutingModel
 from .playgrounds.s3 import S3DemoError, S3DemoModel
 from .playgrounds.sqs import SqsPlaygroundError, SqsPlaygroundModel, mapping_batches
-from .playgrounds.streams import ShardViewError, ShardViewModel, record_ends, stream_batches
+from .playgrounds.streams import (
+    ShardViewError,
+    ShardViewModel,
+    TableStreamViewModel,
+    record_ends,
+    stream_batches,
+)
 
 
 def alb_playground(lab, name: str = "alb-playground"):
@@ -34,6 +47,20 @@ def alb_playground(lab, name: str = "alb-playground"):
 def api_playground(lab, name: str = "api-playground"):
     """The API Gateway playground widget (notebook 07); imports ipywidgets on use."""
     from .widgets.api_gateway import api_playground as create
+
+    return create(lab, name)
+
+
+def edge_view(lab, name: str = "edge-demo"):
+    """The Lambda@Edge view widget (notebook 10); imports ipywidgets on use."""
+    from .widgets.edge import edge_view as create
+
+    return create(lab, name)
+
+
+def firehose_view(lab, name: str = "clicks-demo"):
+    """The Firehose buffer view widget (notebook 11); imports ipywidgets on use."""
+    from .widgets.firehose import firehose_view as create
 
     return create(lab, name)
 
@@ -88,6 +115,14 @@ def shard_view(lab, name: str = "shard-demo"):
     return create(lab, name)
 
 
+def table_stream_view(lab, name: str = "orders-view"):
+    """The shard view over a DynamoDB table's stream (notebook 05); imports ipywidgets (and
+    plotly to draw) on use."""
+    from .widgets.streams import table_stream_view as create
+
+    return create(lab, name)
+
+
 def sqs_playground(lab, name: str = "orders-demo"):
     """The SQS event source mapping playground widget (notebook 06); imports ipywidgets on use."""
     from .widgets.sqs import sqs_playground as create
@@ -99,6 +134,10 @@ __all__ = [
     "ApiPlaygroundError",
     "ApiPlaygroundModel",
     "DeployError",
+    "EdgeError",
+    "EdgeModel",
+    "FirehoseBufferError",
+    "FirehoseBufferModel",
     "HttpPlaygroundError",
     "HttpPlaygroundModel",
     "Lab",
@@ -119,11 +158,16 @@ __all__ = [
     "ShardViewModel",
     "SqsPlaygroundError",
     "SqsPlaygroundModel",
+    "TableStreamViewModel",
     "UnsafeEnvironmentError",
     "alb_playground",
     "api_playground",
     "current_lab",
     "deploy_function",
+    "edge_view",
+    "firehose_invocations",
+    "firehose_record_ends",
+    "firehose_view",
     "function_url_playground",
     "invocation_playground",
     "mailbox_view",
@@ -136,5 +180,6 @@ __all__ = [
     "sqs_playground",
     "start_lab",
     "stream_batches",
+    "table_stream_view",
     "zip_source",
 ]

@@ -87,14 +87,16 @@ def deploy_function(
     memory_size: int = 128,
     environment: dict | None = None,
     publish: bool = False,
+    role: str | None = None,
     **extra,
 ) -> dict:
     """Create the function ``name`` or, if it exists, update its code and configuration.
 
     ``code`` is handler source text, a path to a ``.py`` file, a function defined in a
     notebook cell (its own source only: put its imports inside it), or a
-    ``{filename: content}`` dict. Returns the function's configuration, as
-    ``get_function_configuration`` does.
+    ``{filename: content}`` dict. ``role`` is the execution role's ARN (None: the lab's
+    own role, which only ``lambda.amazonaws.com`` may assume). Returns the function's
+    configuration, as ``get_function_configuration`` does.
     """
     files, handler = _package(code, handler)
     package = zip_source(files)
@@ -107,12 +109,14 @@ def deploy_function(
         "Environment": {"Variables": dict(environment or {})},
         **extra,
     }
+    if role is not None:
+        config["Role"] = role
     try:
         client.get_function_configuration(FunctionName=name)
     except client.exceptions.ResourceNotFoundException:
         return client.create_function(
-            FunctionName=name, Role=execution_role_arn(), Code={"ZipFile": package},
-            Publish=publish, **config,
+            FunctionName=name, Code={"ZipFile": package}, Publish=publish,
+            **{"Role": execution_role_arn(), **config},
         )
     client.update_function_code(FunctionName=name, ZipFile=package)
     result = client.update_function_configuration(FunctionName=name, **config)

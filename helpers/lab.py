@@ -29,13 +29,12 @@ from urllib.parse import urlparse
 from .aws import ACCOUNT_ID, REGION
 from .errors import LabError, UnsafeEnvironmentError
 from .trace import Trace
+from .workdirs import OWNER_FILE, WORKDIR_PREFIX, owner_of_this_process, remove_abandoned_workdirs
 
 SHIELDED = ("AWS_", "BOTO_", "MOTO_LAMBDA_CONCURRENCY_QUOTA")  # saved at start, restored
-WORKDIR_PREFIX = "lambda-lab-"
 # The lab's account concurrency (AWS's default is 1,000): 120 environments fit a laptop,
 # and 100 of them stay unreserved as AWS requires. README, "Running a workshop".
 ACCOUNT_CONCURRENCY = 120
-OWNER_FILE = "owner"  # "<pid> <start time>" of the process whose lab it is
 
 __all__ = ["Lab", "current_lab", "start_lab"]
 
@@ -115,54 +114,6 @@ def _new_credentials() -> tuple[str, str]:
     return access_key, secrets.token_urlsafe(30)[:40]
 
 
-def _process_started(pid: int) -> str | None:
-    """When ``pid`` started (clock ticks since boot, Linux), so that a new process that
-    reuses an old pid is not taken for it; None if it is gone; "" where the lab cannot
-    tell (no /proc: the process may be alive, so it is left alone)."""
-    if not os.path.isdir("/proc/self"):
-        if os.name != "posix":
-            return ""  # Windows: os.kill would end the process it asks about
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except OSError:
-            pass
-        return ""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
-    except FileNotFoundError:
-        return None
-    except (OSError, IndexError):
-        return ""
-
-
-def _owner_of_this_process() -> str:
-    return f"{os.getpid()} {_process_started(os.getpid()) or ''}"
-
-
-def remove_abandoned_workdirs() -> list[Path]:
-    """Delete the temporary directories of labs whose process is gone (a machine that
-    crashed, a kernel killed before it could clean up). Only this user's are touched."""
-    removed = []
-    for path in Path(tempfile.gettempdir()).glob(WORKDIR_PREFIX + "*"):
-        try:
-            if not path.is_dir() or (hasattr(os, "getuid")
-                                     and path.stat().st_uid != os.getuid()):
-                continue
-            pid, _, started = (path / OWNER_FILE).read_text().partition(" ")
-            now = _process_started(int(pid))
-        except (OSError, ValueError):
-            continue  # not a lab's, or being made right now
-        if now is None or (started.strip() and now and now != started.strip()):
-            from .lambda_.packages import remove_tree
-
-            remove_tree(path)
-            removed.append(path)
-    return removed
-
-
 def _is_loopback(url: str) -> bool:
     host = urlparse(url).hostname or ""
     if host == "localhost":
@@ -189,11 +140,12 @@ class Lab:
         self._session_token = secrets.token_urlsafe(48)
         remove_abandoned_workdirs()
         self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
-        (self.workdir / OWNER_FILE).write_text(_owner_of_this_process())
+        (self.workdir / OWNER_FILE).write_text(owner_of_this_process())
         self._saved_env = {k: v for k, v in os.environ.items() if k.startswith(SHIELDED)}
         self.running = False
         self.trace = Trace()
         self.cloud = self.service = self.event_source_mappings = self.metrics = None
+        self.edge_cache = None  # CloudFront's edge cache (notebook 10)
         self._stoppable = []  # integrations with threads of their own (front doors, pollers)
         self._doors = {}  # front doors started so far, by name
         try:
@@ -249,6 +201,9 @@ class Lab:
         from .cloud.stream_fixes import register_stream_fixes
         from .front_doors.alb_control import register_alb_control_plane
         from .front_doors.api_gateway_control import register_control_plane
+        from .front_doors.cloudfront_cache import EdgeCache
+        from .front_doors.cloudfront_control import register_cloudfront_control_plane
+        from .front_doors.firehose import FirehoseDelivery
         from .front_doors.function_url_control import register_function_url_control_plane
         from .front_doors.ses import SesReceiving
         from .lambda_.api import LambdaApi
@@ -283,10 +238,14 @@ class Lab:
         register_stream_fixes(front)
         self._ses = SesReceiving(service, cloud.functions, self.sender,
                                  self.region).register(front)
+        self._stoppable.append(FirehoseDelivery(service, cloud.functions, self.sender,
+                                                self.clients).register(front))
         register_alb_control_plane(front, cloud.elbv2, cloud.functions)
         register_function_url_control_plane(
             front, cloud.function_urls, cloud.functions,
             authorize=cloud.iam.authorize if self.enforce_iam else None)
+        self.edge_cache = EdgeCache()
+        register_cloudfront_control_plane(front, self.edge_cache)
 
     def _front_door(self, name: str, create):
         """The front door ``name``, started on first use with ``create()``."""
@@ -511,3 +470,20 @@ class Lab:
                                 self.region)
 
         return self._front_door("function_url", create).url_for(function_name, qualifier)
+
+    # -- CloudFront and Lambda@Edge (notebook 10) ------------------------------------------
+
+    def cloudfront_url(self, distribution_id: str) -> str:
+        """The base URL of a distribution, on loopback (no trailing slash).
+
+        Each distribution gets a port of its own on 127.0.0.1, the lab's one edge
+        location, where AWS gives it a host name (the ``DomainName`` that
+        ``create_distribution`` returns): ``lab.cloudfront_url(dist_id) + "/index.html"``.
+        """
+        from .cloud.cloudfront_state import CloudFrontState
+        from .front_doors.cloudfront import Distributions
+
+        door = self._front_door("cloudfront", lambda: Distributions(
+            self.service, self.cloud.functions, CloudFrontState(), self.edge_cache,
+            self.clients.client("s3"), self.region))
+        return door.url_for(distribution_id)

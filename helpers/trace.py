@@ -25,8 +25,9 @@ Kinds, and their main fields:
 
 Each integration records its own kinds, described in its module: ``s3.notification``
 (``helpers.push.s3``), ``mapping.*`` and ``batch.*`` (``helpers.pollers``),
-``apigateway.*``, ``alb.*`` and ``function_url.*`` (``helpers.front_doors``: the shape
-every front door shares is in ``helpers.front_doors.http``), ``alarm.*``
+``apigateway.*``, ``alb.*``, ``function_url.*`` and ``cloudfront.*``
+(``helpers.front_doors``: the shape every front door shares is in
+``helpers.front_doors.http``), ``alarm.*``
 (``helpers.push.alarms``). Lambda's CloudWatch metrics are read off the trace
 (``helpers.lambda_.metrics``).
 

@@ -290,6 +290,97 @@ def click_totals(event, context):
 """),
         ],
     },
+    "11-amazon-data-firehose": {
+        1: [
+            ("the clicks without consent left out of the answer", """
+def transform(event, context):
+    answers = []
+    for record in event["records"]:
+        try:
+            click = json.loads(base64.b64decode(record["data"]))
+            click["user"]
+        except (ValueError, KeyError, TypeError):
+            answers.append({"recordId": record["recordId"], "result": "ProcessingFailed", "data": record["data"]})
+            continue
+        if click.get("consent") is not False:
+            click.pop("ip", None)
+            data = base64.b64encode((json.dumps(click) + "\\n").encode()).decode()
+            answers.append({"recordId": record["recordId"], "result": "Ok", "data": data})
+    return {"records": answers}
+"""),
+            ("the JSON line as data, not base64", """
+def transform(event, context):
+    answers = []
+    for record in event["records"]:
+        try:
+            click = json.loads(base64.b64decode(record["data"]))
+            click["user"]
+        except (ValueError, KeyError, TypeError):
+            answers.append({"recordId": record["recordId"], "result": "ProcessingFailed", "data": record["data"]})
+            continue
+        if click.get("consent") is False:
+            answers.append({"recordId": record["recordId"], "result": "Dropped", "data": record["data"]})
+            continue
+        click.pop("ip", None)
+        answers.append({"recordId": record["recordId"], "result": "Ok", "data": json.dumps(click) + "\\n"})
+    return {"records": answers}
+"""),
+            ('"Failed" for the records that are not clicks', """
+def transform(event, context):
+    answers = []
+    for record in event["records"]:
+        try:
+            click = json.loads(base64.b64decode(record["data"]))
+            click["user"]
+        except (ValueError, KeyError, TypeError):
+            answers.append({"recordId": record["recordId"], "result": "Failed", "data": record["data"]})
+            continue
+        result = "Dropped" if click.get("consent") is False else "Ok"
+        click.pop("ip", None)
+        data = base64.b64encode((json.dumps(click) + "\\n").encode()).decode()
+        answers.append({"recordId": record["recordId"], "result": result, "data": data})
+    return {"records": answers}
+"""),
+            ("the ip kept, and no newline", """
+def transform(event, context):
+    answers = []
+    for record in event["records"]:
+        try:
+            click = json.loads(base64.b64decode(record["data"]))
+            click["user"]
+        except (ValueError, KeyError, TypeError):
+            answers.append({"recordId": record["recordId"], "result": "ProcessingFailed", "data": record["data"]})
+            continue
+        result = "Dropped" if click.get("consent") is False else "Ok"
+        answers.append({"recordId": record["recordId"], "result": result, "data": record["data"]})
+    return {"records": answers}
+"""),
+        ],
+        2: [
+            ("rawData left in base64", """
+def original_records(bucket, prefix):
+    records = []
+    for listed in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
+        body = s3.get_object(Bucket=bucket, Key=listed["Key"])["Body"].read()
+        records += [json.loads(line)["rawData"] for line in body.decode().splitlines()]
+    return records
+"""),
+            ("only the first object read", """
+def original_records(bucket, prefix):
+    first = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"][0]
+    body = s3.get_object(Bucket=bucket, Key=first["Key"])["Body"].read()
+    return [base64.b64decode(json.loads(line)["rawData"]) for line in body.decode().splitlines()]
+"""),
+            ("each object read as one JSON document", """
+def original_records(bucket, prefix):
+    records = []
+    for listed in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
+        body = s3.get_object(Bucket=bucket, Key=listed["Key"])["Body"].read()
+        records.append(base64.b64decode(json.loads(body)["rawData"]))
+    return records
+"""),
+        ],
+    },
     "09-ses-email-receiving": {
         1: [
             ("enabled, but still the domain itself", """
@@ -452,6 +543,48 @@ def error_rate(function_name):
             ("the hard-coded rate of process-order", "error_rate = lambda function_name: 40.0"),
         ],
     },
+    "10-cloudfront-lambda-at-edge": {
+        1: [
+            ("a 302 instead of a 301", """
+Path("10-functions/moved.py").write_text(
+    "def lambda_handler(event, context):\\n"
+    "    request = event['Records'][0]['cf']['request']\\n"
+    "    if request['uri'] == '/try/old':\\n"
+    "        return {'status': '302', 'headers': {'location': [{'key': 'Location', 'value': '/about'}]}}\\n"
+    "    return request\\n")
+associate("/try/*", viewer_request=publish("moved", "10-functions/moved.py"))
+"""),
+            ("the URI rewritten: the origin is asked", """
+Path("10-functions/moved.py").write_text(
+    "def lambda_handler(event, context):\\n"
+    "    request = event['Records'][0]['cf']['request']\\n"
+    "    if request['uri'] == '/try/old':\\n"
+    "        request['uri'] = '/about'\\n"
+    "    return request\\n")
+associate("/try/*", viewer_request=publish("moved", "10-functions/moved.py"))
+"""),
+            ("the header name not in lowercase", """
+Path("10-functions/moved.py").write_text(
+    "def lambda_handler(event, context):\\n"
+    "    request = event['Records'][0]['cf']['request']\\n"
+    "    if request['uri'] == '/try/old':\\n"
+    "        return {'status': '301', 'headers': {'Location': [{'key': 'Location', 'value': '/about'}]}}\\n"
+    "    return request\\n")
+associate("/try/*", viewer_request=publish("moved", "10-functions/moved.py"))
+"""),
+        ],
+        2: [
+            ("the path without its folder", """
+cloudfront.create_invalidation(DistributionId=dist_id, InvalidationBatch={
+    "Paths": {"Quantity": 1, "Items": ["/today.html"]}, "CallerReference": str(uuid.uuid4())})
+"""),
+            ("everything invalidated", """
+cloudfront.create_invalidation(DistributionId=dist_id, InvalidationBatch={
+    "Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": str(uuid.uuid4())})
+"""),
+            ("the page uploaded again", 's3.put_object(Bucket="edge-site", Key="news/today.html", Body=b"<h1>Fresh news</h1>", ContentType="text/html")'),
+        ],
+    },
 }
 
 RESET: dict[str, dict[int, str]] = {
@@ -545,4 +678,15 @@ Path("09-functions/spam_filter.py").write_text(
     "    return {'disposition': 'CONTINUE'}\\n")
 lab.deploy("spam-filter", "09-functions/spam_filter.py")
 """},
+    "10-cloudfront-lambda-at-edge": {
+        1: 'associate("/try/*")',
+        2: """
+s3.put_object(Bucket="edge-site", Key="news/today.html", Body=b"<h1>Today's news</h1>", ContentType="text/html")
+cloudfront.create_invalidation(DistributionId=dist_id, InvalidationBatch={
+    "Paths": {"Quantity": 1, "Items": ["/news/*"]}, "CallerReference": str(uuid.uuid4())})
+requests.get(site + "/news/today.html")
+requests.get(site + "/about")
+s3.put_object(Bucket="edge-site", Key="news/today.html", Body=b"<h1>Fresh news</h1>", ContentType="text/html")
+""",
+    },
 }

@@ -20,6 +20,7 @@ import pytest
 
 import helpers
 from helpers.trace import MAX_FIELD_CHARS, Trace
+from helpers.workdirs import owner_of_this_process
 
 TESTS = Path(__file__).parent
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -122,7 +123,7 @@ def test_the_lab_s_temporary_directory_goes_soon_after_its_kernel_is_killed():
     assert (workdir / "code").is_dir()
     kernel.send_signal(signal.SIGKILL)
     kernel.wait(timeout=10)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15  # a loaded machine is slow to notice
     while workdir.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not workdir.exists()
@@ -140,7 +141,7 @@ def test_a_new_lab_removes_directories_whose_lab_is_gone():
     (abandoned / "code" / "left.txt").write_text("from a crash")
     (abandoned / "code").chmod(0o555)
     ours = Path(tempfile.mkdtemp(prefix="lambda-lab-", dir=root))
-    (ours / "owner").write_text(helpers.lab._owner_of_this_process())
+    (ours / "owner").write_text(owner_of_this_process())
     unknown = Path(tempfile.mkdtemp(prefix="lambda-lab-", dir=root))  # no owner file
     try:
         lab = helpers.start_lab()

@@ -186,10 +186,11 @@ PLAYGROUNDS = {
     "07-api-gateway": [(None, "HTTP 200 OK")],
     "08-application-load-balancer": [(None, "HTTP 200 OK")],
     "09-ses-email-receiving": [(None, "SMTP answered 250")],
+    "11-amazon-data-firehose": [(None, "Firehose took")],
     "14-function-urls": [(None, "HTTP 200 OK")],
 }
 ACTION = {"04": "Upload", "06": "Send orders", "07": "Send", "08": "Send", "09": "Send",
-          "14": "Send"}
+          "11": "Send records", "14": "Send"}
 
 
 def _use_the_playground(page, path: Path):

@@ -129,6 +129,7 @@ def test_each_row_is_installed_before_moto_answers_its_service_and_undone_on_sto
         boto3.client("dynamodb").list_tables()
         boto3.client("kinesis").list_streams()
         boto3.client("cloudwatch").list_metrics()
+        boto3.client("cloudfront").list_distributions()
         assert notifications.send_event is not send_event
         assert SQSBackend.receive_message is not by_name[
             ("moto.sqs.models.SQSBackend", "receive_message")]

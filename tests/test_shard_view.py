@@ -1,12 +1,13 @@
 """The shard view (notebook 13): its model through plain boto3, and the widget driven from
-code as the notebook drives it."""
+code as the notebook drives it; bad input for both sources (the table's own tests are in
+test_table_stream_view.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 import helpers
-from helpers.playgrounds.streams import ShardViewError, ShardViewModel
+from helpers.playgrounds.streams import ShardViewError, ShardViewModel, TableStreamViewModel
 
 
 @pytest.fixture
@@ -31,7 +32,9 @@ def test_a_poison_record_holds_its_shard_until_its_retries_run_out(model):
     assert len(shards) == 2 and all(row["waiting"] == 0 for row in shards)
 
 
-def test_bad_input_is_refused_with_a_message(model):
+@pytest.mark.parametrize("source", [ShardViewModel, TableStreamViewModel])
+def test_bad_input_is_refused_with_a_message(lab, source):
+    model = source(lab, f"bad-input-{source.source_word}")
     with pytest.raises(ShardViewError):
         model.put(0)
     model.settings.max_retries = 99

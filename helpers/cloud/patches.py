@@ -226,6 +226,24 @@ def _statement_as_aws_writes_it(original, seams):
     return decode_policy
 
 
+def _associations_kept(original, seams):
+    """The cache behaviour class, keeping the LambdaFunctionAssociations it was given
+    (moto's replaces them with an empty list); the front has checked them already
+    (front_doors/cloudfront_control.py)."""
+
+    class KeepsAssociations(original):
+        def __init__(self, config):
+            super().__init__(config)
+            given = config.get("LambdaFunctionAssociations") or {}
+            items = [dict(item, IncludeBody=bool(item.get("IncludeBody", False)))
+                     for item in given.get("Items") or []]
+            self.lambda_function_associations = (
+                {"Quantity": len(items), "Items": items} if items else {"Quantity": 0})
+
+    KeepsAssociations.__name__ = KeepsAssociations.__qualname__ = original.__name__
+    return KeepsAssociations
+
+
 _LAMBDA = "moto.awslambda.models"
 _CLOUDWATCH = "moto.cloudwatch.models.CloudWatchBackend"
 _SQS = "moto.sqs.models"
@@ -309,6 +327,13 @@ PATCHES = (
           "and {\"AWS\": ...}, which function URLs check (front_doors/function_url_access.py). "
           "No hook can: moto decodes every object of the request's JSON as a statement",
           _statement_as_aws_writes_it),
+    Patch("cloudfront", "moto.cloudfront.models", "DefaultCacheBehaviour", None,
+          "moto drops a cache behaviour's LambdaFunctionAssociations (Quantity comes back 0); "
+          "the lab's edge runs them (front_doors/cloudfront.py). No hook can: moto builds the "
+          "returned distribution from its own objects", _associations_kept),
+    Patch("cloudfront", "moto.cloudfront.models", "CacheBehaviour", None,
+          "the same for the behaviours with a path pattern (a subclass of the default one)",
+          _associations_kept),
 )
 
 # Attributes of moto objects the replacements above use.

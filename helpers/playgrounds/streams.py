@@ -1,13 +1,20 @@
-"""The shard view's logic: a Kinesis stream, a function that reads it, and each shard's story.
+"""The shard view's logic: a stream, a function that reads it, and each shard's story.
 
-A plain class, no widgets: ``helpers.shard_view`` draws it, notebooks and tests drive it
-directly. It sets up, with plain boto3, a stream of two shards, a function that fails
-every batch holding a "poison" record, an SQS queue for the mapping's on-failure
-destination, and the event source mapping. ``put()`` writes records (one of them poison,
-if asked); ``shard_rows()`` says per shard what was read, where the checkpoint is, what
-is being invoked, and how often; ``batch_rows()`` and ``timeline()`` list the batches,
-read from the lab's trace. Shaped like the other playground models (``_setup``,
-``_resources_exist``, ``ensure_ready``, ``function_arns``). Introduced in notebook 13.
+Plain classes, no widgets: ``helpers.shard_view`` and ``helpers.table_stream_view`` draw
+them, notebooks and tests drive them directly. ``StreamViewModel`` is what both sources
+share: with plain boto3 it sets up a function that fails every batch holding a "poison"
+record, an SQS queue for the mapping's on-failure destination, and the event source
+mapping. ``put()`` writes records (one of them poison, if asked); ``shard_rows()`` says
+per shard what was read, where the checkpoint is, what is being invoked, and how often;
+``batch_rows()`` lists the batches, read from the lab's trace. Its sources:
+
+- ``ShardViewModel``: a Kinesis stream of two shards; a record is poison when its text
+  says so (notebook 13);
+- ``TableStreamViewModel``: a DynamoDB table of orders with a stream (one shard in the
+  lab); an order of quantity 0 is poison (notebook 05).
+
+Shaped like the other playground models (``_setup``, ``_resources_exist``,
+``ensure_ready``, ``function_arns``).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from ..errors import LabError
 
 MAX_PUT = 50
 SHARDS = 2
-FUNCTION_SOURCE = '''
+KINESIS_FUNCTION = '''
 import base64
 import json
 
@@ -35,9 +42,18 @@ def lambda_handler(event, context):
     if any("poison" in text for text in texts):
         raise ValueError("a poison record is in this batch")
 '''
+TABLE_FUNCTION = '''
+def lambda_handler(event, context):
+    orders = [(r["dynamodb"]["Keys"]["order_id"]["S"],
+               int(r["dynamodb"].get("NewImage", {}).get("quantity", {}).get("N", "1")))
+              for r in event["Records"]]
+    print(f"Batch of {len(orders)}: {orders}")
+    if any(quantity == 0 for _, quantity in orders):
+        raise ValueError("an order of quantity 0 is in this batch")
+'''
 
-__all__ = ["ShardViewError", "ShardViewModel", "StreamSettings", "record_ends",
-           "stream_batches"]
+__all__ = ["ShardViewError", "ShardViewModel", "StreamSettings", "StreamViewModel",
+           "TableStreamViewModel", "record_ends", "stream_batches"]
 
 
 def stream_batches(lab, mapping_uuid: str, label=None) -> list[dict]:
@@ -112,10 +128,14 @@ def _wait_until(check, timeout: float, what: str, interval: float = 0.05):
         time.sleep(interval)
 
 
-class ShardViewModel:
-    """Settings, ``put()`` and per-shard views of one stream's mapping."""
+class StreamViewModel:
+    """Settings, ``put()`` and per-shard views of one stream's mapping. A subclass names
+    its source: ``_create_source`` (its stream's ARN), ``_source_exists`` and ``_write``."""
 
-    def __init__(self, lab, name: str = "shard-demo"):
+    function_source = ""
+    source_word = "stream"
+
+    def __init__(self, lab, name: str):
         self.lab = lab
         self.stream_name = name
         self.function_name = f"{name}-processor"
@@ -124,25 +144,35 @@ class ShardViewModel:
         self.written: dict[str, str] = {}  # sequence number -> the record's text
         self.next_record = 1
         self._lock = threading.RLock()
-        self._kinesis = boto3.client("kinesis")
         self._lambda = boto3.client("lambda")
         self._sqs = boto3.client("sqs")
         self.stream_arn = self.mapping_uuid = self.function_arn = self.queue_url = None
         self._setup()
 
+    # -- what a source says ----------------------------------------------------------------
+
+    def _create_source(self) -> str:
+        raise NotImplementedError
+
+    def _source_exists(self) -> None:
+        """Raises ClientError if the source is gone."""
+        raise NotImplementedError
+
+    def _write(self, number: int, poison: bool, key: str | None) -> None:
+        """Write record ``number``; record its sequence number and text in ``written``."""
+        raise NotImplementedError
+
+    def _written_all(self) -> None:
+        """After a put's writes (a source that learns its sequence numbers later)."""
+
     # -- set-up --------------------------------------------------------------------------
 
     def _setup(self) -> None:
-        try:
-            self._kinesis.create_stream(StreamName=self.stream_name, ShardCount=SHARDS)
-        except self._kinesis.exceptions.ResourceInUseException:
-            pass  # a notebook cell run twice
-        self.stream_arn = self._kinesis.describe_stream_summary(StreamName=self.stream_name)[
-            "StreamDescriptionSummary"]["StreamARN"]
+        self.stream_arn = self._create_source()
         self.queue_url = self._sqs.create_queue(QueueName=self.queue_name)["QueueUrl"]
         queue_arn = self._sqs.get_queue_attributes(
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        config = self.lab.deploy(self.function_name, FUNCTION_SOURCE, timeout=3)
+        config = self.lab.deploy(self.function_name, self.function_source, timeout=3)
         self.function_arn = config["FunctionArn"].rsplit(":$LATEST", 1)[0]
         existing = self._lambda.list_event_source_mappings(
             EventSourceArn=self.stream_arn, FunctionName=self.function_name)["EventSourceMappings"]
@@ -158,7 +188,7 @@ class ShardViewModel:
 
     def _resources_exist(self) -> bool:
         try:
-            self._kinesis.describe_stream_summary(StreamName=self.stream_name)
+            self._source_exists()
             self._lambda.get_function_configuration(FunctionName=self.function_name)
             state = self._lambda.get_event_source_mapping(UUID=self.mapping_uuid)["State"]
         except ClientError:
@@ -173,6 +203,7 @@ class ShardViewModel:
                     return False
             except Exception:  # noqa: BLE001 - the lab stopped: set up again
                 pass
+            self.written.clear()  # records of the old mapping: the new one never ends them
             self._setup()
             return True
 
@@ -203,22 +234,18 @@ class ShardViewModel:
     def put(self, count: int = 6, poison_at: int | None = None, key: str | None = None
             ) -> list[str]:
         """Write ``count`` records (``poison_at``: which one, from 1, is poison); their
-        sequence numbers. Each record's partition key is ``key`` or its own number."""
+        sequence numbers. ``key``: one partition key for all (where the source has them)."""
         if not 1 <= count <= MAX_PUT:
             raise ShardViewError(f"Put between 1 and {MAX_PUT} records at once.")
         self.ensure_ready()
         self.apply()
-        numbers = []
         with self._lock:
+            before = set(self.written)
             for index in range(1, count + 1):
-                text = f"record {self.next_record}" + (" poison" if index == poison_at else "")
-                answer = self._kinesis.put_record(
-                    StreamName=self.stream_name, Data=text.encode(),
-                    PartitionKey=key or f"key-{self.next_record}")
-                self.written[answer["SequenceNumber"]] = text
-                numbers.append(answer["SequenceNumber"])
+                self._write(self.next_record, index == poison_at, key)
                 self.next_record += 1
-        return numbers
+            self._written_all()
+            return [sequence for sequence in self.written if sequence not in before]
 
     # -- what happened -------------------------------------------------------------------
 
@@ -229,8 +256,12 @@ class ShardViewModel:
         """The latest batches: shard, records, attempt, outcome and what Lambda did next."""
         rows = stream_batches(self.lab, self.mapping_uuid, self._label)[-limit:]
         for row in rows:
-            row["shard"] = row["shard"][-3:]
+            row["shard"] = self._shard_label(row["shard"])
         return rows
+
+    @staticmethod
+    def _shard_label(shard_id: str) -> str:
+        return shard_id[-3:]  # Kinesis: shardId-000000000001 is 001
 
     def shard_rows(self) -> list[dict]:
         """Per shard: records read, the checkpoint, the batch in flight and its attempt,
@@ -272,3 +303,105 @@ class ShardViewModel:
             return _wait_until(self.settled, timeout, "every shard to catch up", 0.1)
         except TimeoutError:
             return False
+
+
+class ShardViewModel(StreamViewModel):
+    """A Kinesis stream of two shards; a record is poison when its text says so."""
+
+    function_source = KINESIS_FUNCTION
+
+    def __init__(self, lab, name: str = "shard-demo"):
+        self._kinesis = boto3.client("kinesis")
+        super().__init__(lab, name)
+
+    def _create_source(self) -> str:
+        try:
+            self._kinesis.create_stream(StreamName=self.stream_name, ShardCount=SHARDS)
+        except self._kinesis.exceptions.ResourceInUseException:
+            pass  # a notebook cell run twice
+        return self._kinesis.describe_stream_summary(StreamName=self.stream_name)[
+            "StreamDescriptionSummary"]["StreamARN"]
+
+    def _source_exists(self) -> None:
+        self._kinesis.describe_stream_summary(StreamName=self.stream_name)
+
+    def _write(self, number: int, poison: bool, key: str | None) -> None:
+        text = f"record {number}" + (" poison" if poison else "")
+        answer = self._kinesis.put_record(StreamName=self.stream_name, Data=text.encode(),
+                                          PartitionKey=key or f"key-{number}")
+        self.written[answer["SequenceNumber"]] = text
+
+
+class TableStreamViewModel(StreamViewModel):
+    """A DynamoDB table of orders (``order_id``, ``quantity``) with a stream; an order of
+    quantity 0 is poison. PutItem answers no sequence number: after the writes, the model
+    reads the new records with the DynamoDB Streams API, as any consumer can."""
+
+    function_source = TABLE_FUNCTION
+    source_word = "table"
+
+    def __init__(self, lab, name: str = "orders-view"):
+        self._dynamodb = boto3.client("dynamodb")
+        self._streams = boto3.client("dynamodbstreams")
+        self._texts: dict[str, str] = {}  # order id -> text, until its record is read
+        self._read_up_to: dict[str, str] = {}  # shard id -> last sequence number read
+        super().__init__(lab, name)
+
+    @property
+    def table_name(self) -> str:
+        return self.stream_name
+
+    def _create_source(self) -> str:
+        try:
+            self._dynamodb.create_table(
+                TableName=self.table_name, BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+        except self._dynamodb.exceptions.ResourceInUseException:
+            pass  # a notebook cell run twice
+        arn = self._dynamodb.describe_table(TableName=self.table_name)["Table"][
+            "LatestStreamArn"]
+        if arn != self.stream_arn:
+            self._read_up_to.clear()  # a new table: a new stream
+        return arn
+
+    def _source_exists(self) -> None:
+        self._dynamodb.describe_table(TableName=self.table_name)
+
+    @staticmethod
+    def _shard_label(shard_id: str) -> str:
+        return shard_id.rsplit("-", 1)[-1]  # shardId-00000001541626099285-f35f62ef
+
+    def _write(self, number: int, poison: bool, key: str | None) -> None:
+        order, quantity = f"o-{number}", 0 if poison else number % 3 + 1
+        self._dynamodb.put_item(TableName=self.table_name, Item={
+            "order_id": {"S": order}, "quantity": {"N": str(quantity)}})
+        self._texts[order] = f"{order} qty {quantity}"
+
+    def _written_all(self) -> None:
+        _wait_until(self._read_new_records, 10.0, f"the stream of {self.table_name}")
+
+    def _read_new_records(self) -> bool:
+        """Read each shard past what was read before; True once every write is seen."""
+        shards = self._streams.describe_stream(StreamArn=self.stream_arn)[
+            "StreamDescription"]["Shards"]
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            after = self._read_up_to.get(shard_id)
+            where = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+                     if after else {"ShardIteratorType": "TRIM_HORIZON"})
+            iterator = self._streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard_id, **where)["ShardIterator"]
+            while iterator:
+                answer = self._streams.get_records(ShardIterator=iterator)
+                for record in answer["Records"]:
+                    sequence = record["dynamodb"]["SequenceNumber"]
+                    order = record["dynamodb"]["Keys"]["order_id"]["S"]
+                    if order in self._texts:
+                        self.written[sequence] = self._texts.pop(order)
+                    self._read_up_to[shard_id] = sequence
+                if not answer["Records"]:
+                    break
+                iterator = answer.get("NextShardIterator")
+        return not self._texts

@@ -1,6 +1,7 @@
-"""The shard view widget: a thin view over ``ShardViewModel``.
+"""The shard view widget: a thin view over a ``StreamViewModel``.
 
-    view = helpers.shard_view(lab)       # shows the widget
+    view = helpers.shard_view(lab)       # shows the widget (Kinesis, notebook 13)
+    view = helpers.table_stream_view(lab)  # the same over a DynamoDB table (notebook 05)
     view.poison.value = True             # drive it from code, as a learner would
     view.put_button.click()
     view.wait()                          # until every shard has caught up
@@ -9,7 +10,7 @@
 Controls for the batch size, bisect and the retry budget, how many records to put and
 whether one is poison. Tabs: each shard (records waiting, the checkpoint, the batch in
 flight and its attempt, iterator age), the batches and what Lambda did after each, and a
-timeline of batches per shard. Introduced in notebook 13.
+timeline of batches per shard. Introduced in notebook 13; over a table's stream in 05.
 """
 
 from __future__ import annotations
@@ -20,14 +21,18 @@ import time
 
 import ipywidgets as widgets
 
-from ..playgrounds.streams import MAX_PUT, ShardViewModel
+from ..playgrounds.streams import MAX_PUT, ShardViewModel, TableStreamViewModel
+from . import html as lab_html
+from .timeline import chart_bundle, lay_out
 
 OUTCOME_COLORS = {"success": "#43a047", "error": "#e53935", "partial": "#fb8c00",
                   "invoking…": "#1e88e5", "RetryAttemptsExhausted": "#8e24aa",
                   "RecordAgeExceeded": "#6d4c41"}
 REFRESH_S = 0.5
 
-__all__ = ["ShardView", "ShardTimeline", "shard_view"]
+__all__ = ["ShardView", "ShardTimeline", "TableStreamView", "shard_view",
+           "table_stream_view"]
+_table = lab_html.table
 
 
 def shard_view(lab, name: str = "shard-demo") -> ShardView:
@@ -35,21 +40,10 @@ def shard_view(lab, name: str = "shard-demo") -> ShardView:
     return ShardView(ShardViewModel(lab, name))
 
 
-def _table(rows: list[dict], columns: list[tuple[str, str]], empty: str) -> str:
-    if not rows:
-        return f"<p style='color:var(--jp-ui-font-color2, #616161)'>{html.escape(empty)}</p>"
-    cell = "padding:2px 8px;border-bottom:1px solid var(--jp-border-color2, #e0e0e0)"
-    head = "".join(f"<th style='{cell}'>{html.escape(t)}</th>" for _, t in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td style='{cell}'>{html.escape(_text(row.get(k)))}</td>"
-                         for k, _ in columns) + "</tr>" for row in rows)
-    return f"<table style='border-collapse:collapse'><tr>{head}</tr>{body}</table>"
-
-
-def _text(value) -> str:
-    if isinstance(value, list):
-        return ", ".join(map(str, value)) or "-"
-    return "" if value is None else str(value)
+def table_stream_view(lab, name: str = "orders-view") -> TableStreamView:
+    """Create the shard view over a DynamoDB table's stream (a table of orders, a function
+    failing batches with an order of quantity 0, a mapping)."""
+    return TableStreamView(TableStreamViewModel(lab, name))
 
 
 class ShardTimeline:
@@ -75,12 +69,8 @@ class ShardTimeline:
                                                    for r in rows],
                     textposition="inside",
                     hovertext=[", ".join(r["records"]) for r in rows]))
-        fig.update_layout(title={"text": "Batches per shard", "font": {"size": 13}},
-                          barmode="overlay", height=220, margin={"l": 80, "r": 20, "t": 40,
-                                                                 "b": 40},
-                          xaxis={"title": {"text": "seconds"}},
-                          paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
-        return fig
+        lanes = sorted({f"shard {row['shard']}" for row in self.rows})
+        return lay_out(fig, "Batches per shard", lanes, origin, left=110)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         table = _table(self.rows, [("shard", "Shard"), ("number", "#"), ("records", "Records"),
@@ -88,20 +78,18 @@ class ShardTimeline:
                        "No batch yet.")
         if not self.rows:
             return {"text/html": table, "text/plain": "No batch yet."}
-        import json
-
-        import plotly.io as pio
-
-        return {"application/vnd.plotly.v1+json": json.loads(pio.to_json(self.figure())),
-                "text/html": table, "text/plain": f"{len(self.rows)} batch(es)"}
+        return chart_bundle(self.figure(), table, f"{len(self.rows)} batch(es)")
 
 
 class ShardView(widgets.VBox):
     """Controls bound to a ShardViewModel, and views that refresh while records move."""
 
     title = "Shard view"
+    put_text = "Put records"
+    poison_text = "one poison record"
+    noun = "records"
 
-    def __init__(self, model: ShardViewModel):
+    def __init__(self, model):
         self.model = model
         s = model.settings
         style = {"description_width": "120px"}
@@ -110,10 +98,11 @@ class ShardView(widgets.VBox):
         self.max_retries = widgets.IntSlider(value=s.max_retries, min=-1, max=5,
                                              description="Retries (-1: ∞)", style=style)
         self.bisect = widgets.Checkbox(value=s.bisect, description="Bisect on error")
-        self.count = widgets.BoundedIntText(value=6, min=1, max=MAX_PUT, description="Records",
+        self.count = widgets.BoundedIntText(value=6, min=1, max=MAX_PUT,
+                                            description=self.noun.capitalize(),
                                             layout=widgets.Layout(width="160px"))
-        self.poison = widgets.Checkbox(value=False, description="one poison record")
-        self.put_button = widgets.Button(description="Put records", button_style="primary")
+        self.poison = widgets.Checkbox(value=False, description=self.poison_text)
+        self.put_button = widgets.Button(description=self.put_text, button_style="primary")
         self.message = widgets.HTML()
         self.shards = widgets.HTML()
         self.batches = widgets.HTML()
@@ -134,22 +123,22 @@ class ShardView(widgets.VBox):
 
     def _on_put(self, _button=None) -> None:
         if self._worker is not None and self._worker.is_alive():
-            self.message.value = "Still putting the last records."
+            self.message.value = f"Still writing the last {self.noun}."
             return
         s = self.model.settings
         s.batch_size, s.max_retries = int(self.batch_size.value), int(self.max_retries.value)
         s.bisect = bool(self.bisect.value)
         count = int(self.count.value)
         poison = (count + 1) // 2 if self.poison.value else None
-        self.message.value = f"Putting {count} records …"
+        self.message.value = f"Writing {count} {self.noun} …"
         self._worker = threading.Thread(target=self._put, args=(count, poison), daemon=True)
         self._worker.start()
 
     def _put(self, count, poison) -> None:
         try:
             self.model.put(count, poison)
-            self.message.value = f"Put {count} records" + (
-                f", record {poison} of them poison." if poison else ".")
+            self.message.value = f"Wrote {count} {self.noun}" + (
+                f", number {poison} of them poison." if poison else ".")
         except Exception as error:  # Lambda's validation errors, for example
             self.message.value = f"✗ {html.escape(str(error))}"
 
@@ -176,7 +165,7 @@ class ShardView(widgets.VBox):
             self.batches.value = _table(rows, [
                 ("shard", "Shard"), ("number", "#"), ("records", "Records"),
                 ("attempt", "Attempt"), ("outcome", "Outcome"), ("then", "Then")],
-                "No batch yet: press Put records.")
+                f"No batch yet: press {self.put_text}.")
             key = [(r["number"], r["outcome"]) for r in rows]
             if key != self._drawn:
                 self.timeline_pane.outputs = ({"output_type": "display_data", "metadata": {},
@@ -194,3 +183,12 @@ class ShardView(widgets.VBox):
     def close(self) -> None:
         self._closed.set()
         super().close()
+
+
+class TableStreamView(ShardView):
+    """The shard view over a DynamoDB table's stream: orders, and quantity 0 is poison."""
+
+    title = "Table stream view"
+    put_text = "Write orders"
+    poison_text = "one of quantity 0"
+    noun = "orders"

@@ -25,7 +25,7 @@ GRID_COLOR = "rgba(140, 140, 140, 0.25)"
 OUTCOME_NAMES = {"response": "succeeded", "error": "function error", "timeout": "timed out",
                  "init_error": "Init failed", "exit": "crashed", "running": "running"}
 
-__all__ = ["TimelineFigure", "figure"]
+__all__ = ["TimelineFigure", "chart_bundle", "figure", "lay_out"]
 
 
 def figure(timeline: Timeline, title: str = "Execution environments over time"):
@@ -72,10 +72,16 @@ def figure(timeline: Timeline, title: str = "Execution environments over time"):
             marker={"symbol": "x", "size": 10, "color": OUTCOME_COLORS["error"]},
             hovertemplate=[f"throttled: {m.text}<br>{_short(m.request_id)}<extra></extra>"
                            for m in timeline.marks]))
-    lanes = list(reversed(timeline.lanes))
+    return lay_out(fig, title, timeline.lanes, origin)
+
+
+def lay_out(fig, title: str, lanes: list[str], origin: float, left: int = 70):
+    """What every timeline chart shares: bars on ``lanes`` (top to bottom) against the
+    seconds since ``origin``, colours that read on light and dark backgrounds."""
+    lanes = list(reversed(lanes))
     fig.update_layout(
         title={"text": title, "font": {"size": 13}}, barmode="overlay", bargap=0.35,
-        height=140 + 34 * max(len(lanes), 1), margin={"l": 70, "r": 20, "t": 40, "b": 40},
+        height=140 + 34 * max(len(lanes), 1), margin={"l": left, "r": 20, "t": 40, "b": 40},
         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
         font={"color": TEXT_COLOR, "size": 11},
         legend={"orientation": "h", "y": -0.25, "x": 0},
@@ -83,6 +89,17 @@ def figure(timeline: Timeline, title: str = "Execution environments over time"):
                "gridcolor": GRID_COLOR, "zeroline": False},
         yaxis={"categoryorder": "array", "categoryarray": lanes, "gridcolor": GRID_COLOR})
     return fig
+
+
+def chart_bundle(fig, table_html: str, text: str) -> dict:
+    """A chart's MIME bundle: plotly's JSON for JupyterLab, ``table_html`` for pages that
+    cannot run it, ``text`` for a terminal."""
+    import plotly.io as pio
+
+    return {"application/vnd.plotly.v1+json": {
+                **json.loads(pio.to_json(fig)),
+                "config": {"displaylogo": False, "responsive": True}},
+            "text/html": table_html, "text/plain": text}
 
 
 def _short(request_id: str) -> str:
@@ -140,12 +157,8 @@ class TimelineFigure:
         if self.timeline.empty:
             empty = html.muted("Nothing has run yet: the timeline fills as Lambda works.")
             return {"text/html": empty, "text/plain": "Nothing has run yet."}
-        import plotly.io as pio
-
-        return {"application/vnd.plotly.v1+json": {
-                    **json.loads(pio.to_json(figure(self.timeline, self.title))),
-                    "config": {"displaylogo": False, "responsive": True}},
-                "text/html": static_table(self.timeline), "text/plain": text}
+        return chart_bundle(figure(self.timeline, self.title), static_table(self.timeline),
+                            text)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return self.mimebundle()
