@@ -15,8 +15,6 @@ functions' execution environments. Introduced in notebook 15.
 
 from __future__ import annotations
 
-import json
-
 import ipywidgets as widgets
 
 from ..playgrounds.metrics import (
@@ -30,10 +28,10 @@ from ..playgrounds.metrics import (
 )
 from . import html
 from .base import PlaygroundView
+from .timeline import GRID_COLOR, TEXT_COLOR, chart_bundle
 
+# one colour per function, mid-tones that read on light and dark backgrounds
 COLORS = ("#1e88e5", "#e53935", "#43a047", "#fb8c00", "#8e24aa")
-TEXT_COLOR = "#8c8c8c"
-GRID_COLOR = "rgba(140, 140, 140, 0.25)"
 
 __all__ = ["MetricsChart", "MetricsView", "metrics_view"]
 
@@ -92,13 +90,8 @@ class MetricsChart:
         points = sum(len(s.values) for s in self.series)
         if not points:
             return {"text/html": self.table, "text/plain": "No datapoints yet."}
-        import plotly.io as pio
-
-        return {"application/vnd.plotly.v1+json": {
-                    **json.loads(pio.to_json(figure(self.series))),
-                    "config": {"displaylogo": False, "responsive": True}},
-                "text/html": self.table,
-                "text/plain": f"{len(self.series)} series, {points} datapoint(s)"}
+        return chart_bundle(figure(self.series), self.table,
+                            f"{len(self.series)} series, {points} datapoint(s)")
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return self.mimebundle()
