@@ -49,7 +49,8 @@ def figure(series: list[Series], title: str = "Lambda metrics per minute"):
     metrics = list(dict.fromkeys(s.metric for s in series))
     functions = list(dict.fromkeys(s.function for s in series))
     fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=[f"{m} ({UNITS.get(m, 'count')})" for m in metrics])
+                        subplot_titles=[m if m == ERROR_RATE else f"{m} ({UNITS.get(m, 'count')})"
+                                        for m in metrics])
     for s in series:
         row = metrics.index(s.metric) + 1
         color = COLORS[functions.index(s.function) % len(COLORS)]
@@ -122,7 +123,8 @@ class MetricsView(PlaygroundView):
                                                layout=widgets.Layout(width="200px"))
         self.refresh_button = widgets.Button(description="Refresh", button_style="primary",
                                              icon="refresh")
-        self.invoke_button = widgets.Button(description=f"Invoke {model.name}")
+        self.invoke_button = widgets.Button(description=f"Invoke {model.name}",
+                                            layout=widgets.Layout(width="auto"))
         self.chart_pane = widgets.Output(layout=widgets.Layout(min_height="60px"))
         self.table = widgets.HTML()
         self.refresh_button.on_click(lambda _: self._start(self._read, "Asking CloudWatch …",
