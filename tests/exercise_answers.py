@@ -521,23 +521,23 @@ choices = dict(zip(SITUATIONS, ("synchronous", "asynchronous", "poller", "asynch
         2: [
             ("read the first result, which is Errors (ReturnData left on)", """
 def error_rate(function_name):
-    now = datetime.now(timezone.utc)
-    results = cloudwatch.get_metric_data(MetricDataQueries=error_rate_queries(function_name), StartTime=now - timedelta(hours=1), EndTime=now + timedelta(minutes=1))["MetricDataResults"]
+    end = datetime.now(timezone.utc) + timedelta(minutes=1)
+    results = cloudwatch.get_metric_data(MetricDataQueries=error_rate_queries(function_name), StartTime=end - timedelta(hours=1), EndTime=end)["MetricDataResults"]
     return results[0]["Values"][0] if results[0]["Values"] else None
 """),
             ("a fraction, not a percentage", """
 def error_rate(function_name):
-    now = datetime.now(timezone.utc)
+    end = datetime.now(timezone.utc) + timedelta(minutes=1)
     queries = [{**q, "ReturnData": q["Id"] == "rate"} for q in error_rate_queries(function_name)]
     queries[-1]["Expression"] = "errors / invocations"
-    values = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=now - timedelta(hours=1), EndTime=now + timedelta(minutes=1))["MetricDataResults"][0]["Values"]
+    values = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=end - timedelta(hours=1), EndTime=end)["MetricDataResults"][0]["Values"]
     return values[0] if values else None
 """),
             ("0 for a function never invoked", """
 def error_rate(function_name):
-    now = datetime.now(timezone.utc)
+    end = datetime.now(timezone.utc) + timedelta(minutes=1)
     queries = [{**q, "ReturnData": q["Id"] == "rate"} for q in error_rate_queries(function_name)]
-    values = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=now - timedelta(hours=1), EndTime=now + timedelta(minutes=1))["MetricDataResults"][0]["Values"]
+    values = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=end - timedelta(hours=1), EndTime=end)["MetricDataResults"][0]["Values"]
     return values[0] if values else 0.0
 """),
             ("the hard-coded rate of process-order", "error_rate = lambda function_name: 40.0"),
