@@ -24,6 +24,7 @@ from .playgrounds.firehose import (
 from .playgrounds.http import HttpPlaygroundError, HttpPlaygroundModel
 from .playgrounds.invocation import PlaygroundError, PlaygroundModel
 from .playgrounds.mailbox import MailboxError, MailboxModel
+from .playgrounds.metrics import MetricsViewError, MetricsViewModel
 from .playgrounds.routing import RoutingError, RoutingModel
 from .playgrounds.s3 import S3DemoError, S3DemoModel
 from .playgrounds.sqs import SqsPlaygroundError, SqsPlaygroundModel, mapping_batches
@@ -91,6 +92,14 @@ def mailbox_view(lab, name: str = "mailbox-demo"):
     return create(lab, name)
 
 
+def metrics_view(lab, name: str = "metrics-demo"):
+    """The metrics view widget: Lambda's metrics per minute from CloudWatch (notebook 15);
+    imports ipywidgets (and plotly to draw) on use."""
+    from .widgets.metrics import metrics_view as create
+
+    return create(lab, name)
+
+
 def s3_notifications_demo(lab, bucket: str = "s3-demo-inbox",
                           function_name: str = "s3-demo-processor"):
     """The S3 notifications widget (notebook 04); imports ipywidgets on use."""
@@ -135,6 +144,8 @@ __all__ = [
     "LabError",
     "MailboxError",
     "MailboxModel",
+    "MetricsViewError",
+    "MetricsViewModel",
     "PlaygroundError",
     "PlaygroundInputError",
     "PlaygroundModel",
@@ -161,6 +172,7 @@ __all__ = [
     "invocation_playground",
     "mailbox_view",
     "mapping_batches",
+    "metrics_view",
     "record_ends",
     "routing_playground",
     "s3_notifications_demo",

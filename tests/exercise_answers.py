@@ -508,6 +508,41 @@ lab.deploy("cart", "14-functions/cart.py")
 """),
         ],
     },
+    "15-choosing-an-invocation-model": {
+        1: [
+            ("everything synchronous", "choices = dict.fromkeys(SITUATIONS, 'synchronous')"),
+            ("order kept by an asynchronous invoke", """
+choices = dict(zip(SITUATIONS, ("synchronous", "asynchronous", "asynchronous", "poller")))
+"""),
+            ("a burst sent to asynchronous invokes", """
+choices = dict(zip(SITUATIONS, ("synchronous", "asynchronous", "poller", "asynchronous")))
+"""),
+        ],
+        2: [
+            ("read the first result, which is Errors (ReturnData left on)", """
+def error_rate(function_name):
+    end = datetime.now(timezone.utc) + timedelta(minutes=1)
+    results = cloudwatch.get_metric_data(MetricDataQueries=error_rate_queries(function_name), StartTime=end - timedelta(hours=1), EndTime=end)["MetricDataResults"]
+    return results[0]["Values"][0] if results[0]["Values"] else None
+"""),
+            ("a fraction, not a percentage", """
+def error_rate(function_name):
+    end = datetime.now(timezone.utc) + timedelta(minutes=1)
+    queries = [{**q, "ReturnData": q["Id"] == "rate"} for q in error_rate_queries(function_name)]
+    queries[-1]["Expression"] = "errors / invocations"
+    values = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=end - timedelta(hours=1), EndTime=end)["MetricDataResults"][0]["Values"]
+    return values[0] if values else None
+"""),
+            ("0 for a function never invoked", """
+def error_rate(function_name):
+    end = datetime.now(timezone.utc) + timedelta(minutes=1)
+    queries = [{**q, "ReturnData": q["Id"] == "rate"} for q in error_rate_queries(function_name)]
+    values = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=end - timedelta(hours=1), EndTime=end)["MetricDataResults"][0]["Values"]
+    return values[0] if values else 0.0
+"""),
+            ("the hard-coded rate of process-order", "error_rate = lambda function_name: 40.0"),
+        ],
+    },
     "10-cloudfront-lambda-at-edge": {
         1: [
             ("a 302 instead of a 301", """

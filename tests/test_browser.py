@@ -199,9 +199,10 @@ PLAYGROUNDS = {
     "10-cloudfront-lambda-at-edge": [(None, "HTTP 200 OK")],
     "11-amazon-data-firehose": [(None, "Firehose took")],
     "14-function-urls": [(None, "HTTP 200 OK")],
+    "15-choosing-an-invocation-model": [(None, "invoke(s) succeeded")],
 }
 ACTION = {"04": "Upload", "06": "Send orders", "07": "Send", "08": "Send", "09": "Send",
-          "10": "Send", "11": "Send records", "14": "Send"}
+          "10": "Send", "11": "Send records", "14": "Send", "15": "Invoke"}
 
 
 def _use_the_playground(page, path: Path):
