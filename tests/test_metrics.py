@@ -86,7 +86,8 @@ def test_error_rate_by_metric_math(deploy, lambda_client, cloudwatch):
     results = cloudwatch.get_metric_data(
         MetricDataQueries=[stat("errors", "Errors"), stat("invocations", "Invocations"),
                            {"Id": "rate", "Expression": "100 * errors / invocations"}],
-        StartTime=now - timedelta(hours=1), EndTime=now + timedelta(minutes=1),
+        # one period of an hour around the invokes: none falls on either side of its edge
+        StartTime=now - timedelta(minutes=30), EndTime=now + timedelta(minutes=30),
     )["MetricDataResults"]
     assert [(r["Id"], r["Values"]) for r in results] == [("rate", [25.0])]
 
