@@ -109,8 +109,12 @@ def ensure_system_packages() -> None:
 def test(args: list[str]) -> int:
     ensure_venv("test")
     ensure_system_packages()
+    # Two workers (pytest-xdist), a test file each at a time: the notebooks' tests mostly
+    # wait on their functions, so two run side by side on a 2-core machine
+    workers = [] if any(arg.startswith(("-n", "--numprocesses")) for arg in args) else [
+        "-n", str(min(2, os.cpu_count() or 1)), "--dist", "loadfile"]
     print("Running the tests ...", flush=True)
-    code = run([PYTHON, "-m", "pytest", *args])
+    code = run([PYTHON, "-m", "pytest", *workers, *args])
     if code == PYTEST_NO_TESTS_COLLECTED:
         print("No tests were collected: treating that as a failure.", file=sys.stderr)
         return 1

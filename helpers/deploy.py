@@ -114,10 +114,13 @@ def deploy_function(
     try:
         client.get_function_configuration(FunctionName=name)
     except client.exceptions.ResourceNotFoundException:
-        return client.create_function(
-            FunctionName=name, Code={"ZipFile": package}, Publish=publish,
-            **{"Role": execution_role_arn(), **config},
-        )
+        try:
+            return client.create_function(
+                FunctionName=name, Code={"ZipFile": package}, Publish=publish,
+                **{"Role": execution_role_arn(), **config},
+            )
+        except client.exceptions.ResourceConflictException:
+            pass  # made meanwhile (by another cell, or a retried request): update it
     client.update_function_code(FunctionName=name, ZipFile=package)
     result = client.update_function_configuration(FunctionName=name, **config)
     if publish:
