@@ -156,3 +156,13 @@ def test_environments_sandbox_refuses_to_start_where_it_cannot(monkeypatch):
     monkeypatch.setattr(sandbox, "probe", lambda: sandbox.Probe(False, "no bwrap here"))
     with pytest.raises(helpers.LabError, match="no bwrap here"):
         helpers.start_lab(environments="sandbox")
+
+
+def test_python_installed_under_tmp_is_still_seen_in_the_sandbox(monkeypatch):
+    # the sandbox's own /tmp is mounted first, so a venv under /tmp (a checkout there) is
+    # bound over it, not hidden by it
+    monkeypatch.setattr(sandbox, "_python_dirs", lambda: ["/tmp/project/.venv"])
+    args = sandbox.command("bwrap", Path("/code"), Path("/runtime"), 512, ["python"])
+    assert args.index("--tmpfs") < args.index("/tmp/project/.venv")
+    assert args[args.index("--tmpfs") - 2:args.index("--tmpfs") + 2] == [
+        "--size", str(512 * 1024 * 1024), "--tmpfs", "/tmp"]

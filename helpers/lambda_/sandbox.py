@@ -81,13 +81,13 @@ def command(bwrap: str, code_dir: Path, runtime_dir: Path, tmp_mb: int | None,
             args += ["--symlink", os.readlink(system), system]
         elif os.path.isdir(system):
             args += ["--ro-bind", system, system]
+    if tmp_mb:
+        args += ["--size", str(tmp_mb * 1024 * 1024)]
+    args += ["--tmpfs", "/tmp"]  # first: Python installed under /tmp is bound over it
     for directory in _python_dirs():
         args += ["--ro-bind", directory, directory]
     args += ["--ro-bind", str(code_dir), TASK_ROOT, "--ro-bind", str(runtime_dir), RUNTIME_DIR,
-             "--proc", "/proc", "--dev", "/dev"]
-    if tmp_mb:
-        args += ["--size", str(tmp_mb * 1024 * 1024)]
-    args += ["--tmpfs", "/tmp", "--chdir", TASK_ROOT, "--", *program]
+             "--proc", "/proc", "--dev", "/dev", "--chdir", TASK_ROOT, "--", *program]
     return args
 
 
