@@ -56,7 +56,9 @@ def test_a_short_timeout_and_a_slow_function_show_the_504(view):
     assert result.status == 504
     assert json.loads(result.body) == {"message": "Endpoint request timed out"}
     assert result.seconds < 1.4  # the function sleeps 1.5 s; the gateway stopped at 0.5 s
-    assert view.model.invocation()["state"] == "still running: the gateway stopped waiting"
+    state = view.model.invocation()["state"]  # read late on a loaded machine: it has ended
+    assert state == "still running: the gateway stopped waiting" or \
+        "after the gateway answered" in state, state
     assert view.model.wait_for_function(10)
     deadline = time.monotonic() + 5
     while "after the gateway answered" not in view.invocation.value:
