@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from dataclasses import dataclass
 
 import boto3
 from botocore.exceptions import ClientError
 
 from ..errors import LabError
+from .base import wait_until
 
 MAX_PUT = 50
 SHARDS = 2
@@ -114,18 +114,6 @@ class StreamSettings:
     batch_size: int = 4
     bisect: bool = True
     max_retries: int = 2
-
-
-def _wait_until(check, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() >= deadline:
-            if not result:
-                raise TimeoutError(f"Gave up after {timeout:g} s waiting for {what}: run the "
-                                   "cell again to wait longer, or look at lab.trace.")
-            return result
-        time.sleep(interval)
 
 
 class StreamViewModel:
@@ -216,7 +204,7 @@ class StreamViewModel:
                 "MaximumRetryAttempts": s.max_retries}
 
     def _wait_enabled(self, timeout: float = 10.0) -> None:
-        _wait_until(lambda: self._lambda.get_event_source_mapping(
+        wait_until(lambda: self._lambda.get_event_source_mapping(
             UUID=self.mapping_uuid)["State"] == "Enabled", timeout,
             f"the mapping of {self.stream_name} to be Enabled")
 
@@ -300,7 +288,7 @@ class StreamViewModel:
         """Until every record written has ended (processed or discarded); False after
         ``timeout`` seconds."""
         try:
-            return _wait_until(self.settled, timeout, "every shard to catch up", 0.1)
+            return wait_until(self.settled, timeout, "every shard to catch up", 0.1)
         except TimeoutError:
             return False
 
@@ -380,7 +368,7 @@ class TableStreamViewModel(StreamViewModel):
         self._texts[order] = f"{order} qty {quantity}"
 
     def _written_all(self) -> None:
-        _wait_until(self._read_new_records, 10.0, f"the stream of {self.table_name}")
+        wait_until(self._read_new_records, 10.0, f"the stream of {self.table_name}")
 
     def _read_new_records(self) -> bool:
         """Read each shard past what was read before; True once every write is seen."""
